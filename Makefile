@@ -1,0 +1,38 @@
+# Hearth — make dev · make test · make serve · make bench · make lint
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+CONFIG ?= wrangler_compat.toml
+
+.PHONY: dev test serve bench lint install clean
+
+install: $(STAMP)
+
+# The venv is made and filled on first use, and again whenever pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Hearth needs Python 3.11+ as '$(PYTHON)' (set PYTHON=...)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+dev: $(STAMP)
+	$(PY) -m bindings dev --config $(CONFIG)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+serve: $(STAMP)
+	$(PY) -m bindings serve --config $(CONFIG)
+
+bench: $(STAMP)
+	$(PY) scripts/bench $(BENCH_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy bindings workers scripts
+
+clean:
+	rm -rf $(VENV) .hearth .mypy_cache .ruff_cache .pytest_cache

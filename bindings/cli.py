@@ -1,0 +1,145 @@
+"""Hearth's command line: ``dev``, ``serve``, ``check`` and wrangler's binding verbs on local state.
+
+Binding modules add their own verbs (``d1``, ``kv``, ``r2``, ``do``, ``queues``): each module in
+``COMMANDS`` has ``register(subparsers, common)`` that adds a subparser whose ``func(args)``
+returns the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bindings.config import DEFAULT_CONFIG, Config, load
+from bindings.errors import ConfigError
+
+# Modules that add subcommands; a binding issue adds its line here.
+COMMANDS: list[str] = []
+
+EXIT_CONFIG = 2
+
+
+def common_options() -> argparse.ArgumentParser:
+    """--config, --env and --persist-to: every command that reads a config takes them."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", "-c", default=DEFAULT_CONFIG, help="wrangler_compat.toml, "
+                        "or a single worker's wrangler.toml / wrangler.jsonc")  # fmt: skip
+    common.add_argument("--env", "-e", default=None, help="use [env.NAME] overrides")
+    common.add_argument("--persist-to", default=None, help="state folder (default "
+                        ".hearth/state beside the config)")  # fmt: skip
+    return common
+
+
+def state_dir(args: argparse.Namespace, config: Config) -> Path:
+    if args.persist_to:
+        return Path(args.persist_to).resolve()
+    return config.base_dir / ".hearth" / "state"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_options()
+    parser = argparse.ArgumentParser(prog="python -m bindings", description="Hearth")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    server = argparse.ArgumentParser(add_help=False, parents=[common])
+    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--port", type=int, default=8787)
+    server.add_argument("--log-level", default=None)
+
+    dev = sub.add_parser("dev", parents=[server], help="serve every worker, reload on change")
+    dev.add_argument("--no-reload", action="store_true", help="do not watch files")
+    dev.set_defaults(func=cmd_dev)
+
+    serve = sub.add_parser("serve", parents=[server], help="serve for production")
+    serve.add_argument("--workers", type=int, default=1, help="server processes")
+    serve.set_defaults(func=cmd_serve)
+
+    check = sub.add_parser("check", parents=[common], help="validate config and mains")
+    check.set_defaults(func=cmd_check)
+
+    for name in COMMANDS:
+        importlib.import_module(name).register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def _export_settings(args: argparse.Namespace, mode: str) -> None:
+    os.environ["HEARTH_CONFIG"] = str(Path(args.config).resolve())
+    os.environ["HEARTH_MODE"] = mode
+    if args.env:
+        os.environ["HEARTH_ENV"] = args.env
+    if args.persist_to:
+        os.environ["HEARTH_PERSIST_TO"] = str(Path(args.persist_to).resolve())
+    if args.log_level:
+        os.environ["HEARTH_LOG_LEVEL"] = args.log_level
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    config = load(args.config, args.env)  # fail fast, before uvicorn, with file/key/problem
+    _export_settings(args, "dev")
+    reload = not args.no_reload
+    uvicorn.run(
+        "bindings.host:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        reload=reload,
+        reload_dirs=[str(config.base_dir)] if reload else None,
+        reload_includes=["*.py", "*.toml", "*.jsonc", ".dev.vars*"] if reload else None,
+        log_level=(args.log_level or "info").lower(),
+        access_log=True,
+        ws_max_size=16 * 1024 * 1024,
+    )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    load(args.config, args.env)
+    _export_settings(args, "serve")
+    uvicorn.run(
+        "bindings.host:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers if args.workers > 1 else None,
+        log_level=(args.log_level or "warning").lower(),
+        access_log=False,
+        proxy_headers=True,
+        ws_max_size=16 * 1024 * 1024,
+    )
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bindings.runtime import Runtime
+
+    config = load(args.config, args.env)
+    runtime = Runtime(config, state_dir=state_dir(args, config), mode="check")
+    runtime.load()
+    for worker in config.workers:
+        kinds = ", ".join(f"{d.name} ({p.kind})" for p, d in worker.bindings) or "no bindings"
+        print(f"{worker.name}: {worker.main} — routes {worker.routes or '[]'} — {kinds}")
+    print(f"{config.file}: OK")
+    return 0
+
+
+def run(coro: object) -> int:
+    """Run a command's coroutine and return its exit status."""
+    return int(asyncio.run(coro))  # type: ignore[arg-type]

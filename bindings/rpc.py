@@ -1,0 +1,55 @@
+"""Calls across the RPC boundary: copied arguments and results, and exceptions that cross.
+
+Shared by service bindings and Durable Object stubs so both behave alike: arguments and
+results are structured clones, a method must be a public plain function of the target class,
+and an exception arrives as the same built-in type (or a JsException subclass of the same
+name) with the same message, never with the callee's traceback or state attached.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+from bindings import errors
+from bindings.clone import structured_clone
+from bindings.entrypoints import rpc_methods
+from bindings.errors import JsException, JsTypeError
+
+_remote_types: dict[str, type[JsException]] = {}
+
+
+def check_method(cls: type, name: str) -> None:
+    """Raise workerd's TypeError unless ``name`` is an RPC method of ``cls``."""
+    if name.startswith("_") or name not in _methods(cls):
+        raise JsTypeError(f'The RPC receiver does not implement the method "{name}".')
+
+
+def _methods(cls: type) -> set[str]:
+    cached: set[str] | None = cls.__dict__.get("__hearth_rpc__")
+    if cached is None:
+        cached = rpc_methods(cls)
+        type.__setattr__(cls, "__hearth_rpc__", cached)
+    return cached
+
+
+def copy_args(args: tuple[Any, ...]) -> list[Any]:
+    return [structured_clone(a) for a in args]
+
+
+def crossed(exc: BaseException) -> BaseException:
+    """The exception the caller sees for ``exc`` raised by the callee."""
+    cls = type(exc)
+    message = str(exc)
+    if getattr(builtins, cls.__name__, None) is cls or getattr(errors, cls.__name__, None) is cls:
+        try:
+            same: BaseException = cls(message)
+            return same
+        except TypeError:
+            pass
+    remote = _remote_types.get(cls.__name__)
+    if remote is None:
+        remote = _remote_types[cls.__name__] = type(
+            cls.__name__, (JsException,), {"js_name": cls.__name__}
+        )
+    return remote(message)

@@ -1,0 +1,1 @@
+"""A tiny ``pyodide`` for Cloudflare code written against Pyodide's FFI."""

@@ -1,0 +1,222 @@
+"""Testing workers with pytest, as Cloudflare's vitest integration does for JS.
+
+``Hearth`` builds an isolated runtime for a config, with its state in a folder of its own, and
+an httpx client bound to the host (``SELF``) — no socket, no lifespan trickery::
+
+    async def test_products(hearth):
+        h = await hearth("wrangler_compat.toml")
+        assert (await h.SELF.get("/products")).status_code == 200
+
+``hearth`` is a pytest fixture (enable with ``pytest_plugins = ["bindings.testing"]``).
+``ServerProcess`` runs the real command line in a subprocess for tests that need sockets,
+WebSockets or a ``kill -9``. ``require_service`` skips a test whose service is missing, or fails
+it when ``HEARTH_REQUIRE_SERVICES=1`` (CI).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bindings import config as config_mod
+from bindings.clock import Clock, system_clock
+from bindings.config import Config
+from bindings.env import Env
+from bindings.host import Host
+from bindings.runtime import Runtime, Worker
+
+ConfigSource = Config | str | Path | Mapping[str, Any]
+
+
+def load_config(source: ConfigSource, folder: Path, env: str | None = None) -> Config:
+    """A Config from a Config, a path, TOML text, or a dict (written as if at ``folder``)."""
+    if isinstance(source, Config):
+        return source
+    if isinstance(source, Mapping):
+        return config_mod.from_document(source, folder / "wrangler_compat.toml", env)
+    if isinstance(source, str) and "\n" in source:
+        file = folder / "wrangler_compat.toml"
+        file.write_text(source)
+        return config_mod.load(file, env)
+    return config_mod.load(source, env)
+
+
+class Hearth:
+    """An isolated runtime and host for one test; ``SELF`` is an httpx client bound to it."""
+
+    def __init__(
+        self,
+        config: ConfigSource,
+        state_dir: str | Path,
+        *,
+        env: str | None = None,
+        clock: Clock = system_clock,
+        base_url: str = "http://127.0.0.1:8787",
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.config = load_config(config, self.state_dir.parent, env)
+        self.runtime = Runtime(self.config, state_dir=self.state_dir, clock=clock, mode="test")
+        self.host = Host(self.runtime)
+        self.SELF = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.host), base_url=base_url
+        )
+
+    async def __aenter__(self) -> Hearth:
+        try:
+            await self.host.start()
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.SELF.aclose()
+        await self.host.stop()
+
+    def worker(self, name: str | None = None) -> Worker:
+        """A worker by name, or the only one."""
+        if name is None:
+            (only,) = self.runtime.workers.values()
+            return only
+        return self.runtime.worker(name)
+
+    def env(self, name: str | None = None) -> Env:
+        """A worker's env, to call bindings directly from the test."""
+        return self.worker(name).env
+
+
+@pytest.fixture
+async def hearth(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Hearth]]]:
+    """Factory fixture: ``h = await hearth(config, **options)``; closed after the test."""
+    made: list[Hearth] = []
+
+    async def make(config: ConfigSource, **options: Any) -> Hearth:
+        state = options.pop("state_dir", tmp_path / "state")
+        instance = await Hearth(config, state, **options).__aenter__()
+        made.append(instance)
+        return instance
+
+    yield make
+    for instance in reversed(made):
+        await instance.aclose()
+
+
+def require_service(name: str, available: bool, how: str = "") -> None:
+    """Skip when ``name`` is missing; under HEARTH_REQUIRE_SERVICES=1 (CI) fail instead."""
+    if available:
+        return
+    reason = f"{name} is not available{': ' + how if how else ''}"
+    if os.environ.get("HEARTH_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (HEARTH_REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class ServerProcess:
+    """``python -m bindings <command>`` in a subprocess on a free port; waits until healthy."""
+
+    def __init__(
+        self,
+        config: str | Path,
+        persist_to: str | Path,
+        *,
+        command: str = "dev",
+        args: list[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        port: int | None = None,
+        cwd: str | Path | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.argv = [
+            sys.executable, "-m", "bindings", command, "--config", str(config),
+            "--persist-to", str(persist_to), "--port", str(self.port), *(args or []),
+        ]  # fmt: skip
+        if command == "dev":
+            self.argv.append("--no-reload")
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.cwd = cwd or Path(__file__).resolve().parent.parent
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.TemporaryFile()
+
+    def start(self, timeout: float = 20.0) -> ServerProcess:
+        self.proc = subprocess.Popen(
+            self.argv, cwd=self.cwd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/__hearth/health", timeout=1).status_code == 200:
+                    return self
+            time.sleep(0.05)
+        self.stop()
+        raise TimeoutError(f"server did not become healthy:\n{self.output()}")
+
+    def output(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers run (for durability tests)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout``; returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self._log.close()
+
+
+@contextlib.contextmanager
+def server(config: str | Path, persist_to: str | Path, **options: Any) -> Iterator[ServerProcess]:
+    """``with server(config, tmp_path) as s: httpx.get(s.url + "/...")``."""
+    with ServerProcess(config, persist_to, **options) as proc:
+        yield proc

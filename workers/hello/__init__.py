@@ -1,0 +1,1 @@
+"""hello: the smallest worker, written exactly as Cloudflare's Python docs write one."""
