@@ -1,0 +1,1 @@
+"""Benchmark suites for `make bench` (one module per area)."""
