@@ -136,6 +136,7 @@ class Runtime:
         self.internal_routes: dict[str, tuple[ASGIApp, bool]] = {}
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._started = False
+        self._opened = False  # plugins opened, by start() or by a command via open_plugins()
 
     def plugin(self, cls: type[BindingPlugin]) -> BindingPlugin:
         """The runtime's instance of a plugin class (created on first use)."""
@@ -173,7 +174,9 @@ class Runtime:
             plugin.check()
 
     async def open_plugins(self) -> None:
-        """Open every plugin the config uses (commands use this without loading mains)."""
+        """Open every plugin the config uses (commands use this without loading mains);
+        ``stop()`` closes them again."""
+        self._opened = True
         for cls in plugin_classes():
             if any(s in wc.table for wc in self.config.workers for s in cls.sections):
                 await self.plugin(cls).open()
@@ -194,9 +197,9 @@ class Runtime:
             await worker.start()
 
     async def stop(self) -> None:
-        if not self._started:
+        if not (self._started or self._opened):
             return
-        self._started = False
+        self._started = self._opened = False
         await self.tasks.drain()
         for worker in reversed(list(self.workers.values())):
             try:
