@@ -1,7 +1,8 @@
 """``python -m bindings kv ...``: wrangler's KV verbs, on the namespaces of the local config.
 
 ```
-python -m bindings kv key put    <BINDING> <KEY> [VALUE] [--path FILE] [--ttl S] [--expiration S] [--metadata JSON]
+python -m bindings kv key put    <BINDING> <KEY> [VALUE] [--path FILE] [--ttl S]
+                                 [--expiration S] [--metadata JSON]
 python -m bindings kv key get    <BINDING> <KEY> [--text]
 python -m bindings kv key list   <BINDING> [--prefix P]
 python -m bindings kv key delete <BINDING> <KEY>
@@ -16,6 +17,7 @@ declare that name for different namespaces. Writes go through the same validatio
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import binascii
 import json
@@ -131,7 +133,9 @@ async def _key_put(kv: KVNamespace, args: argparse.Namespace) -> int:
     if (args.value is None) == (args.path is None):
         print("error: give either a VALUE or --path FILE", file=sys.stderr)
         return EXIT_FAILED
-    value: str | bytes = args.value if args.path is None else Path(args.path).read_bytes()
+    value: str | bytes = args.value
+    if args.path is not None:
+        value = await asyncio.to_thread(Path(args.path).read_bytes)
     metadata = None if args.metadata is None else json.loads(args.metadata)
     await kv.put(
         args.key, value, expirationTtl=args.ttl, expiration=args.expiration, metadata=metadata
@@ -174,7 +178,7 @@ async def _key_delete(kv: KVNamespace, args: argparse.Namespace) -> int:
 
 async def _bulk_put(kv: KVNamespace, args: argparse.Namespace) -> int:
     try:
-        items = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        items = json.loads(await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
         return EXIT_FAILED

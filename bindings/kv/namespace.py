@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins  # the class defines list(); its annotations need the built-in one
 import json
 import math
 from collections.abc import AsyncIterable, Sequence
@@ -106,10 +107,10 @@ class KVNamespace:
                 pass
         writes = cache.writes
         entry = await self._backend.get(self._id, key)
-        if entry is not None and entry.expiration is not None:
-            if entry.expiration <= self._clock():
-                await self._backend.purge(self._id, [(key, entry.expiration)])
-                entry = None
+        expiration = None if entry is None else entry.expiration
+        if expiration is not None and expiration <= self._clock():
+            await self._backend.purge(self._id, [(key, expiration)])
+            entry = None
         if self._ttl > 0:
             cache.store((self._id, key), entry, ttl, writes)
         return entry
@@ -145,7 +146,9 @@ class KVNamespace:
                     value = json.loads(text, object_pairs_hook=JsDict)
                 except json.JSONDecodeError:
                     raise KVError(
-                        op, 400, "At least one of the requested keys corresponds to a non-json value"
+                        op,
+                        400,
+                        "At least one of the requested keys corresponds to a non-json value",
                     ) from None
             if with_metadata:
                 value = JsDict(value=value, metadata=_parse_metadata(entry.metadata))
@@ -213,7 +216,9 @@ class KVNamespace:
             ttl = _js_int(raw_ttl)
             if ttl <= 0:
                 raise KVError(
-                    "PUT", 400, f"Invalid expiration_ttl of {ttl}. Please specify integer greater than 0."
+                    "PUT",
+                    400,
+                    f"Invalid expiration_ttl of {ttl}. Please specify integer greater than 0.",
                 )
             if ttl < KV_MIN_EXPIRATION_TTL:
                 raise KVError(
@@ -254,7 +259,7 @@ class KVNamespace:
     # -- listing ------------------------------------------------------------------------------
 
     async def list(self, *args: Any, **kwargs: Any) -> JsDict:
-        """``list({prefix?, limit?, cursor?})`` -> ``{keys, list_complete, cursor?, cacheStatus}``."""
+        """``list({prefix?, limit?, cursor?})``: ``{keys, list_complete, cursor?, cacheStatus}``."""
         opts = options(args, kwargs)
         limit = KV_MAX_LIST_KEYS
         if opts.get("limit") is not None:
@@ -282,15 +287,15 @@ class KVNamespace:
         result["cacheStatus"] = None
         return result
 
-    async def _page(self, prefix: str, after: str, want: int) -> list[Listed]:
+    async def _page(self, prefix: str, after: str, want: int) -> builtins.list[Listed]:
         """Up to ``want`` live rows after ``after``; rows expired before now are purged.
 
         A row is listed while ``expiration >= now`` (in ms), one tick longer than ``get``
         returns it, as on Cloudflare.
         """
         now_ms = math.floor(self._clock() * 1000)
-        rows: list[Listed] = []
-        expired: list[tuple[str, int]] = []
+        rows: builtins.list[Listed] = []
+        expired: builtins.list[tuple[str, int]] = []
         while len(rows) < want:
             asked = want - len(rows)
             batch = await self._backend.list(self._id, prefix, after, asked)

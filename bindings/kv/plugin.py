@@ -169,9 +169,7 @@ class KVPlugin(BindingPlugin):
             await backend.aclose()
 
 
-def _settings(
-    table: Any, key: str, ctx: ParseContext, allowed: frozenset[str]
-) -> dict[str, Any]:
+def _settings(table: Any, key: str, ctx: ParseContext, allowed: frozenset[str]) -> dict[str, Any]:
     """Check the KV settings found in ``table`` (a namespace entry or [hearth.kv])."""
     if not isinstance(table, Mapping):
         raise ctx.error(key, "must be a table")

@@ -72,7 +72,10 @@ async def test_longest_key_and_dotted_names_are_fine(case):
 async def test_a_key_limit_can_be_lowered(case, monkeypatch):
     monkeypatch.setattr(kvmod, "KV_MAX_KEY_BYTES", 4)
     await case.kv.put("abcd", "ok")
-    with pytest.raises(KVError, match="KV PUT failed: 414 UTF-8 encoded length of 5 exceeds key length limit of 4."):
+    with pytest.raises(
+        KVError,
+        match=r"^KV PUT failed: 414 UTF-8 encoded length of 5 exceeds key length limit of 4\.$",
+    ):
         await case.kv.put("abcde", "no")
 
 
@@ -168,7 +171,11 @@ async def test_expired_values_are_gone_at_their_expiration(case):
     assert await case.kv.get("k") == "v"
     case.clock.advance(0.001)
     assert await case.kv.get("k") is None
-    assert await case.kv.getWithMetadata("k") == {"value": None, "metadata": None, "cacheStatus": None}
+    assert await case.kv.getWithMetadata("k") == {
+        "value": None,
+        "metadata": None,
+        "cacheStatus": None,
+    }
 
 
 async def test_keys_may_be_numbers_or_none_as_in_js(case):
@@ -189,7 +196,11 @@ async def test_get_with_metadata(case):
     result = await case.kv.getWithMetadata("m")
     assert result == {"value": "v", "metadata": {"owner": "ann", "n": [1, 2]}, "cacheStatus": None}
     assert result.metadata.owner == "ann"
-    assert await case.kv.getWithMetadata("plain") == {"value": "w", "metadata": None, "cacheStatus": None}
+    assert await case.kv.getWithMetadata("plain") == {
+        "value": "w",
+        "metadata": None,
+        "cacheStatus": None,
+    }
     assert await case.kv.getWithMetadata("missing") == {
         "value": None,
         "metadata": None,
@@ -234,7 +245,10 @@ async def test_bulk_get_limits_and_types(case):
     for kind in ("arrayBuffer", "stream"):
         with pytest.raises(KVError) as bad:
             await case.kv.get(["a"], kind)
-        assert str(bad.value) == f'KV GET_BULK failed: 400 "{kind}" is not a valid type. Use "json" or "text"'
+        assert (
+            str(bad.value)
+            == f'KV GET_BULK failed: 400 "{kind}" is not a valid type. Use "json" or "text"'
+        )
     assert await case.kv.get(["a"], "") == {"a": None}
 
 
@@ -251,7 +265,10 @@ async def test_bulk_get_validates_each_key_on_the_server_side(case):
         assert str(err.value) == f"KV GET_BULK failed: {message}"
     with pytest.raises(KVError) as ttl:
         await case.kv.get(["a"], cacheTtl=10)
-    assert str(ttl.value) == "KV GET_BULK failed: 400 Invalid cache_ttl of 10. Cache TTL must be at least 30."
+    assert (
+        str(ttl.value)
+        == "KV GET_BULK failed: 400 Invalid cache_ttl of 10. Cache TTL must be at least 30."
+    )
 
 
 async def test_bulk_get_with_metadata(case):
@@ -281,7 +298,10 @@ async def test_bulk_get_with_metadata_keeps_falsy_values(case):
         "false": {"value": "false", "metadata": {"m": 3}},
     }
     parsed = await case.kv.getWithMetadata(["zero", "false"], "json")
-    assert parsed == {"zero": {"value": 0, "metadata": {"m": 2}}, "false": {"value": False, "metadata": {"m": 3}}}
+    assert parsed == {
+        "zero": {"value": 0, "metadata": {"m": 2}},
+        "false": {"value": False, "metadata": {"m": 3}},
+    }
 
 
 async def test_bulk_get_total_size_limit_counts_utf16_units(case, monkeypatch):
@@ -307,7 +327,9 @@ async def test_bulk_get_total_size_limit_defaults_to_25_mb(case):
     await case.kv.put("b", "y" * (13 * 1024 * 1024))
     with pytest.raises(KVError) as err:
         await case.kv.get(["a", "b"])
-    assert str(err.value) == "KV GET_BULK failed: 413 Total size of request exceeds the limit of 25MB"
+    assert (
+        str(err.value) == "KV GET_BULK failed: 413 Total size of request exceeds the limit of 25MB"
+    )
 
 
 async def test_bulk_get_hides_expired_keys(case):
@@ -322,7 +344,11 @@ async def test_bulk_get_hides_expired_keys(case):
 
 async def test_put_stores_value_metadata_and_expiration(case):
     await case.kv.put("k", "v", expiration=1500, metadata={"testing": True})
-    assert await case.kv.getWithMetadata("k") == {"value": "v", "metadata": {"testing": True}, "cacheStatus": None}
+    assert await case.kv.getWithMetadata("k") == {
+        "value": "v",
+        "metadata": {"testing": True},
+        "cacheStatus": None,
+    }
     listed = await case.kv.list()
     assert listed["keys"] == [{"name": "k", "expiration": 1500, "metadata": {"testing": True}}]
     await case.kv.put("t", "v", {"expirationTtl": 90})
@@ -340,9 +366,17 @@ async def test_put_empty_values(case):
 async def test_put_overwrites_value_metadata_and_expiration(case):
     await case.kv.put("k", "old", metadata={"v": 1}, expirationTtl=60)
     await case.kv.put("k", "new", metadata={"v": 2})
-    assert await case.kv.getWithMetadata("k") == {"value": "new", "metadata": {"v": 2}, "cacheStatus": None}
+    assert await case.kv.getWithMetadata("k") == {
+        "value": "new",
+        "metadata": {"v": 2},
+        "cacheStatus": None,
+    }
     await case.kv.put("k", "newer")
-    assert await case.kv.getWithMetadata("k") == {"value": "newer", "metadata": None, "cacheStatus": None}
+    assert await case.kv.getWithMetadata("k") == {
+        "value": "newer",
+        "metadata": None,
+        "cacheStatus": None,
+    }
     case.clock.advance(120)
     assert await case.kv.get("k") == "newer"
     assert (await case.kv.list())["keys"] == [{"name": "k"}]
@@ -382,7 +416,9 @@ async def test_put_copies_mutable_buffers(case):
     assert await case.kv.get("k") == "before"
 
 
-@pytest.mark.parametrize("value", [{"a": 1}, [1, 2], (1,), object()], ids=["dict", "list", "tuple", "object"])
+@pytest.mark.parametrize(
+    "value", [{"a": 1}, [1, 2], (1,), object()], ids=["dict", "list", "tuple", "object"]
+)
 async def test_put_refuses_other_values(case, value):
     with pytest.raises(JsTypeError) as err:
         await case.kv.put("k", value)
@@ -400,7 +436,8 @@ async def test_expiration_ttl_must_be_positive(case, ttl, shown):
     with pytest.raises(KVError) as err:
         await case.kv.put("k", "v", expirationTtl=ttl)
     assert str(err.value) == (
-        f"KV PUT failed: 400 Invalid expiration_ttl of {shown}. Please specify integer greater than 0."
+        f"KV PUT failed: 400 Invalid expiration_ttl of {shown}. "
+        "Please specify integer greater than 0."
     )
 
 
@@ -469,7 +506,9 @@ async def test_value_size_limit_counts_the_whole_stream(case, monkeypatch):
 async def test_value_size_limit_defaults_to_25_mib(case):
     with pytest.raises(KVError) as err:
         await case.kv.put("big", b"x" * (25 * 1024 * 1024 + 1))
-    assert str(err.value) == "KV PUT failed: 413 Value length of 26214401 exceeds limit of 26214400."
+    assert (
+        str(err.value) == "KV PUT failed: 413 Value length of 26214401 exceeds limit of 26214400."
+    )
 
 
 async def test_metadata_size_is_its_json_length_in_utf8(case):
@@ -507,7 +546,11 @@ async def test_delete(case):
     await case.kv.put("k", "v", metadata={"a": 1})
     assert await case.kv.delete("k") is None
     assert await case.kv.get("k") is None
-    assert await case.kv.getWithMetadata("k") == {"value": None, "metadata": None, "cacheStatus": None}
+    assert await case.kv.getWithMetadata("k") == {
+        "value": None,
+        "metadata": None,
+        "cacheStatus": None,
+    }
     assert (await case.kv.list())["keys"] == []
     await case.kv.delete("never-there")
 
@@ -536,7 +579,9 @@ async def test_list_punctuation_order(case):
 
 
 async def test_list_prefix_is_an_exact_case_sensitive_byte_prefix(case):
-    await put_all(case.kv, "section1key1", "section1key2", "section2key1", "Section1key3", "section1")
+    await put_all(
+        case.kv, "section1key1", "section1key2", "section2key1", "Section1key3", "section1"
+    )
     names = [k["name"] for k in (await case.kv.list(prefix="section1"))["keys"]]
     assert names == ["section1", "section1key1", "section1key2"]
     assert (await case.kv.list(prefix="SECTION"))["keys"] == []
@@ -575,7 +620,11 @@ async def test_list_entries_carry_expiration_and_metadata_only_when_set(case):
 async def test_list_empty_and_no_match(case):
     assert await case.kv.list() == {"keys": [], "list_complete": True, "cacheStatus": None}
     await case.kv.put("a", "v")
-    assert await case.kv.list(prefix="b") == {"keys": [], "list_complete": True, "cacheStatus": None}
+    assert await case.kv.list(prefix="b") == {
+        "keys": [],
+        "list_complete": True,
+        "cacheStatus": None,
+    }
     assert await case.kv.list(None) == await case.kv.list({})
 
 
@@ -596,7 +645,11 @@ async def test_list_paginates_with_cursors_meaning_strictly_after(case):
 async def test_list_exact_last_page_has_no_cursor(case):
     await put_all(case.kv, "a", "b")
     page = await case.kv.list(limit=2)
-    assert page == {"keys": [{"name": "a"}, {"name": "b"}], "list_complete": True, "cacheStatus": None}
+    assert page == {
+        "keys": [{"name": "a"}, {"name": "b"}],
+        "list_complete": True,
+        "cacheStatus": None,
+    }
 
 
 async def test_list_paginates_with_a_prefix_and_varying_limits(case):
@@ -630,14 +683,18 @@ async def test_list_prefix_length_limit(case):
     assert [k["name"] for k in (await case.kv.list(prefix="x" * 512))["keys"]] == ["x" * 512]
     with pytest.raises(KVError) as err:
         await case.kv.list(prefix="x" * 513)
-    assert str(err.value) == "KV GET failed: 414 UTF-8 encoded length of 513 exceeds key length limit of 512."
+    assert (
+        str(err.value)
+        == "KV GET failed: 414 UTF-8 encoded length of 513 exceeds key length limit of 512."
+    )
 
 
 async def test_list_limit(case, monkeypatch):
     with pytest.raises(KVError) as err:
         await case.kv.list(limit=1001)
     assert str(err.value) == (
-        "KV GET failed: 400 Invalid key_count_limit of 1001. Please specify an integer less than 1000."
+        "KV GET failed: 400 Invalid key_count_limit of 1001. "
+        "Please specify an integer less than 1000."
     )
     assert (await case.kv.list(limit=1000))["list_complete"] is True
     monkeypatch.setattr(kvmod, "KV_MAX_LIST_KEYS", 3)
@@ -665,7 +722,11 @@ async def test_list_pages_stay_full_around_expired_keys(case):
         await case.kv.put(f"m{i}", "v", expirationTtl=60)
     case.clock.advance(61)
     page = await case.kv.list(limit=2)
-    assert page == {"keys": [{"name": "a"}, {"name": "z"}], "list_complete": True, "cacheStatus": None}
+    assert page == {
+        "keys": [{"name": "a"}, {"name": "z"}],
+        "list_complete": True,
+        "cacheStatus": None,
+    }
 
 
 async def test_at_the_expiry_instant_list_still_shows_the_key_but_get_does_not(case):
@@ -680,19 +741,34 @@ async def test_at_the_expiry_instant_list_still_shows_the_key_but_get_does_not(c
 # -- namespaces -----------------------------------------------------------------------------------
 
 
-async def test_namespaces_are_isolated_and_shared_by_id(hearth, tmp_path, kv_worker, redis_prefix, backend_name):
+async def test_namespaces_are_isolated_and_shared_by_id(
+    hearth, tmp_path, kv_worker, redis_prefix, backend_name
+):
     from tests.kv.conftest import kv_config
 
     config = kv_config(
         backend_name,
         redis_prefix,
-        [{"binding": "ONE", "id": "one"}, {"binding": "TWO", "id": "two"}, {"binding": "ALSO_ONE", "id": "one"}],
+        [
+            {"binding": "ONE", "id": "one"},
+            {"binding": "TWO", "id": "two"},
+            {"binding": "ALSO_ONE", "id": "one"},
+        ],
     )
     config["workers"].append(
-        {"name": "other", "main": "kv_worker:app", "kv_namespaces": [{"binding": "KV", "id": "one"}]}
+        {
+            "name": "other",
+            "main": "kv_worker:app",
+            "kv_namespaces": [{"binding": "KV", "id": "one"}],
+        }
     )
     h = await hearth(config)
-    one, two, also, other = h.env("kvtest").ONE, h.env("kvtest").TWO, h.env("kvtest").ALSO_ONE, h.env("other").KV
+    one, two, also, other = (
+        h.env("kvtest").ONE,
+        h.env("kvtest").TWO,
+        h.env("kvtest").ALSO_ONE,
+        h.env("other").KV,
+    )
     await one.put("k", "from one")
     await two.put("k", "from two")
     assert await two.get("k") == "from two"

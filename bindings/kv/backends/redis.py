@@ -22,11 +22,12 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 from urllib.parse import quote
 
 import redis.asyncio
 from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
 
 from bindings.clock import Clock
 from bindings.kv.backends import Entry, Listed
@@ -120,35 +121,39 @@ class RedisBackend:
 
     async def get(self, namespace: str, key: str) -> Entry | None:
         async with _translated("GET"):
-            value, exp, meta = await self._client.hmget(self._ns(namespace).base + key, "v", "e", "m")
+            value, exp, meta = cast(
+                "list[bytes | None]",
+                await self._client.hmget(self._ns(namespace).base + key, "v", "e", "m"),
+            )
         return None if value is None else _entry(value, exp, meta)
 
     async def get_many(self, namespace: str, keys: Sequence[str]) -> list[Entry | None]:
         base = self._ns(namespace).base
-        async with _translated("GET_BULK"):
-            async with self._client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.hmget(base + key, "v", "e", "m")
-                rows = await pipe.execute()
+        async with _translated("GET_BULK"), self._client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hmget(base + key, "v", "e", "m")
+            rows = await pipe.execute()
         return [None if v is None else _entry(v, e, m) for v, e, m in rows]
 
     async def put(self, namespace: str, key: str, entry: Entry) -> None:
         names = self._ns(namespace)
-        fields: dict[str, Any] = {"v": entry.value, "e": "" if entry.expiration is None else str(entry.expiration)}
+        fields: dict[FieldT, EncodableT] = {
+            "v": entry.value,
+            "e": "" if entry.expiration is None else str(entry.expiration),
+        }
         if entry.metadata is not None:
             fields["m"] = entry.metadata
-        async with _translated("PUT"):
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.delete(names.base + key)
-                pipe.hset(names.base + key, mapping=fields)
-                pipe.zadd(names.index, {key: 0})
-                if entry.expiration is None:
-                    pipe.zrem(names.expiring, key)
-                else:
-                    reclaim = self._reclaim_at(entry.expiration)
-                    pipe.pexpireat(names.base + key, reclaim)
-                    pipe.zadd(names.expiring, {key: reclaim})
-                await pipe.execute()
+        async with _translated("PUT"), self._client.pipeline(transaction=True) as pipe:
+            pipe.delete(names.base + key)
+            pipe.hset(names.base + key, mapping=fields)
+            pipe.zadd(names.index, {key: 0})
+            if entry.expiration is None:
+                pipe.zrem(names.expiring, key)
+            else:
+                reclaim = self._reclaim_at(entry.expiration)
+                pipe.pexpireat(names.base + key, reclaim)
+                pipe.zadd(names.expiring, {key: reclaim})
+            await pipe.execute()
 
     def _reclaim_at(self, expiration: int) -> int:
         """The real-time instant (ms) that corresponds to ``expiration`` under the clock."""
@@ -157,12 +162,11 @@ class RedisBackend:
 
     async def delete(self, namespace: str, key: str) -> None:
         names = self._ns(namespace)
-        async with _translated("DELETE"):
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.delete(names.base + key)
-                pipe.zrem(names.index, key)
-                pipe.zrem(names.expiring, key)
-                await pipe.execute()
+        async with _translated("DELETE"), self._client.pipeline(transaction=True) as pipe:
+            pipe.delete(names.base + key)
+            pipe.zrem(names.index, key)
+            pipe.zrem(names.expiring, key)
+            await pipe.execute()
 
     async def purge(self, namespace: str, expired: Sequence[tuple[str, int]]) -> None:
         names = self._ns(namespace)
@@ -184,7 +188,10 @@ class RedisBackend:
         async with _translated("GET"):
             while len(rows) < limit:
                 want = limit - len(rows)
-                members = await self._client.zrangebylex(names.index, low, high, start=0, num=want)
+                members = cast(
+                    "list[bytes]",
+                    await self._client.zrangebylex(names.index, low, high, start=0, num=want),
+                )
                 if not members:
                     break
                 async with self._client.pipeline(transaction=False) as pipe:
@@ -230,7 +237,9 @@ class RedisBackend:
                 )
                 if not due:
                     return dropped
-                gone = await self._unindex(keys=[names.index, names.expiring], args=[names.base, *due])
+                gone = await self._unindex(
+                    keys=[names.index, names.expiring], args=[names.base, *due]
+                )
                 dropped += int(gone)
                 if len(due) < SWEEP_BATCH or not gone:
                     return dropped
@@ -248,4 +257,6 @@ def _entry(value: bytes, exp: bytes | None, meta: bytes | None) -> Entry:
 
 
 def _listed(member: bytes, exp: bytes, meta: bytes | None) -> Listed:
-    return Listed(member.decode(), int(exp) if exp else None, None if meta is None else meta.decode())
+    return Listed(
+        member.decode(), int(exp) if exp else None, None if meta is None else meta.decode()
+    )

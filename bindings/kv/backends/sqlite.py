@@ -36,8 +36,7 @@ CREATE TABLE IF NOT EXISTS kv (
 
 GET = "SELECT value, expiration, metadata FROM kv WHERE namespace = ? AND key = ?"
 PUT = (
-    "INSERT OR REPLACE INTO kv (namespace, key, expiration, metadata, value) "
-    "VALUES (?, ?, ?, ?, ?)"
+    "INSERT OR REPLACE INTO kv (namespace, key, expiration, metadata, value) VALUES (?, ?, ?, ?, ?)"
 )
 DELETE = "DELETE FROM kv WHERE namespace = ? AND key = ?"
 PURGE = "DELETE FROM kv WHERE namespace = ? AND key = ? AND expiration = ?"
@@ -105,7 +104,8 @@ class SQLiteBackend:
 
     async def get_many(self, namespace: str, keys: Sequence[str]) -> list[Entry | None]:
         marks = ",".join("?" * len(keys))
-        sql = f"SELECT key, value, expiration, metadata FROM kv WHERE namespace = ? AND key IN ({marks})"  # noqa: S608 - only "?" marks are interpolated
+        # Only "?" marks are interpolated; the keys are bound as parameters.
+        sql = f"SELECT key, value, expiration, metadata FROM kv WHERE namespace = ? AND key IN ({marks})"  # noqa: S608, E501
         with _translated("GET_BULK"):
             rows = self._reader.execute(sql, (namespace, *keys)).fetchall()
         found = {key: Entry(value, exp, meta) for key, value, exp, meta in rows}
