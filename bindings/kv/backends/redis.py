@@ -27,7 +27,6 @@ from urllib.parse import quote
 
 import redis.asyncio
 from redis.exceptions import RedisError
-from redis.typing import EncodableT, FieldT
 
 from bindings.clock import Clock
 from bindings.kv.backends import Entry, Listed
@@ -40,6 +39,52 @@ log = logging.getLogger("hearth.kv")
 
 DEFAULT_PREFIX = "hearth:kv:"
 SWEEP_BATCH = 500
+
+# Stores one key: the hash, its reclaim time, and both indexes, atomically.
+# KEYS: hash, index, expiry index; ARGV: key, value, expiration ("" none), metadata ("" none),
+# reclaim time in ms ("" none).
+PUT = """
+redis.call('DEL', KEYS[1])
+if ARGV[4] == '' then
+    redis.call('HSET', KEYS[1], 'v', ARGV[2], 'e', ARGV[3])
+else
+    redis.call('HSET', KEYS[1], 'v', ARGV[2], 'e', ARGV[3], 'm', ARGV[4])
+end
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+if ARGV[5] == '' then
+    redis.call('ZREM', KEYS[3], ARGV[1])
+else
+    redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+    redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
+end
+"""
+
+# One page of keys in byte order with their expiration and metadata, in one round trip.
+# Index entries whose hash Redis has reclaimed are dropped on the way (atomically: a key put
+# again meanwhile has its hash back). Returns key, expiration, metadata (nil: none), ...
+# KEYS: index, expiry index; ARGV: hash-key prefix, low bound, high bound, how many.
+LIST = """
+local out, found, low, want = {}, 0, ARGV[2], tonumber(ARGV[4])
+while found < want do
+    local asked = want - found
+    local members = redis.call('ZRANGEBYLEX', KEYS[1], low, ARGV[3], 'LIMIT', 0, asked)
+    for _, name in ipairs(members) do
+        local row = redis.call('HMGET', ARGV[1] .. name, 'e', 'm')
+        if row[1] then
+            out[#out + 1] = name
+            out[#out + 1] = row[1]
+            out[#out + 1] = row[2]
+            found = found + 1
+        else
+            redis.call('ZREM', KEYS[1], name)
+            redis.call('ZREM', KEYS[2], name)
+        end
+    end
+    if #members < asked then break end
+    low = '(' .. members[#members]
+end
+return out
+"""
 
 # Deletes each key whose stored expiration is still the one the caller saw expire.
 # KEYS: index, expiry index, then one hash per key; ARGV: key, expiration, key, expiration...
@@ -107,6 +152,8 @@ class RedisBackend:
         self._clock = clock
         self._prefix = prefix
         self._names: dict[str, _Names] = {}
+        self._put: AsyncScript = client.register_script(PUT)
+        self._list: AsyncScript = client.register_script(LIST)
         self._purge: AsyncScript = client.register_script(PURGE)
         self._unindex: AsyncScript = client.register_script(UNINDEX)
         self._sweep_interval = sweep_interval
@@ -137,23 +184,13 @@ class RedisBackend:
 
     async def put(self, namespace: str, key: str, entry: Entry) -> None:
         names = self._ns(namespace)
-        fields: dict[FieldT, EncodableT] = {
-            "v": entry.value,
-            "e": "" if entry.expiration is None else str(entry.expiration),
-        }
-        if entry.metadata is not None:
-            fields["m"] = entry.metadata
-        async with _translated("PUT"), self._client.pipeline(transaction=True) as pipe:
-            pipe.delete(names.base + key)
-            pipe.hset(names.base + key, mapping=fields)
-            pipe.zadd(names.index, {key: 0})
-            if entry.expiration is None:
-                pipe.zrem(names.expiring, key)
-            else:
-                reclaim = self._reclaim_at(entry.expiration)
-                pipe.pexpireat(names.base + key, reclaim)
-                pipe.zadd(names.expiring, {key: reclaim})
-            await pipe.execute()
+        expiration = reclaim = ""
+        if entry.expiration is not None:
+            expiration = str(entry.expiration)
+            reclaim = str(self._reclaim_at(entry.expiration))
+        args: list[str | bytes] = [key, entry.value, expiration, entry.metadata or "", reclaim]
+        async with _translated("PUT"):
+            await self._put(keys=[names.base + key, names.index, names.expiring], args=args)
 
     def _reclaim_at(self, expiration: int) -> int:
         """The real-time instant (ms) that corresponds to ``expiration`` under the clock."""
@@ -183,32 +220,11 @@ class RedisBackend:
             low = b"(" + after.encode()
         # Valid UTF-8 never contains 0xFF, so it bounds every key that starts with the prefix.
         high = b"(" + start + b"\xff" if prefix else b"+"
-        rows: list[Listed] = []
-        stale: list[bytes] = []
         async with _translated("GET"):
-            while len(rows) < limit:
-                want = limit - len(rows)
-                members = cast(
-                    "list[bytes]",
-                    await self._client.zrangebylex(names.index, low, high, start=0, num=want),
-                )
-                if not members:
-                    break
-                async with self._client.pipeline(transaction=False) as pipe:
-                    for member in members:
-                        pipe.hmget(names.base.encode() + member, "e", "m")
-                    found = await pipe.execute()
-                for member, (exp, meta) in zip(members, found, strict=True):
-                    if exp is None:  # reclaimed by Redis; its index entry is stale
-                        stale.append(member)
-                    else:
-                        rows.append(_listed(member, exp, meta))
-                if len(members) < want:
-                    break
-                low = b"(" + members[-1]
-            if stale:
-                await self._unindex(keys=[names.index, names.expiring], args=[names.base, *stale])
-        return rows
+            flat = await self._list(
+                keys=[names.index, names.expiring], args=[names.base, low, high, limit]
+            )
+        return [_listed(*flat[i : i + 3]) for i in range(0, len(flat), 3)]
 
     def watch(self, namespace: str) -> None:
         """Sweep ``namespace``'s indexes periodically from now on (first call starts the task)."""

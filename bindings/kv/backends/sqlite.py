@@ -1,10 +1,10 @@
 """The default KV backend: every namespace in one SQLite file under ``<state>/kv/``.
 
-Reads run on the event-loop thread over their own connection: a point select in WAL mode takes
-microseconds and never waits for a writer, which costs far less than a hop to a thread. Writes
-go to one writer thread with its own connection, so a commit (or waiting on another process's
-write lock) never stalls the loop. Several processes may share the file: WAL lets them read
-while one writes.
+Several processes may share the file (WAL: readers never wait for the writer). Statements run
+on the event-loop thread whenever they cannot wait: a point read or a WAL commit with
+synchronous=NORMAL takes microseconds, far less than a hop to a thread. Only what can wait goes
+to one writer thread: a write that finds another process holding the write lock (it retries
+there with a busy timeout instead of stalling the loop), and checkpoints, which fsync.
 """
 
 from __future__ import annotations
@@ -51,11 +51,21 @@ def _translated(op: str) -> Iterator[None]:
         raise KVError(op, 500, f"SQLite: {exc}") from exc
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+CHECKPOINT_EVERY = 1000  # loop-side commits between two checkpoints in the writer thread
+
+
+def _connect(path: Path, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 5000")
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+    )
 
 
 def prefix_end(prefix: str) -> str | None:
@@ -82,20 +92,41 @@ class SQLiteBackend:
     def __init__(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / "kv.sqlite3"
-        self._writer = _connect(self.path)
+        self._waiter = _connect(self.path)  # used in the writer thread only
         with _translated("PUT"):
-            self._writer.execute("PRAGMA journal_mode = WAL")
-            self._writer.execute(SCHEMA)
+            self._waiter.execute("PRAGMA journal_mode = WAL")
+            self._waiter.execute(SCHEMA)
         self._reader = _connect(self.path)
+        # The loop's writer never waits for a lock and never checkpoints (that fsyncs).
+        self._writer = _connect(self.path, busy_timeout_ms=0)
+        self._writer.execute("PRAGMA wal_autocheckpoint = 0")
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="hearth-kv-sqlite")
+        self._commits = 0
         self._closed = False
 
     async def _write(self, op: str, work: Callable[[sqlite3.Connection], T]) -> T:
-        def run() -> T:
-            with _translated(op):
-                return work(self._writer)
+        """Run ``work`` on the loop; if the write lock is taken, wait for it in the thread."""
+        try:
+            result = work(self._writer)
+        except sqlite3.Error as exc:
+            if not _busy(exc):
+                raise KVError(op, 500, f"SQLite: {exc}") from exc
+        else:
+            self._commits += 1
+            if self._commits >= CHECKPOINT_EVERY:
+                self._commits = 0
+                self._thread.submit(self._checkpoint)
+            return result
 
-        return await asyncio.get_running_loop().run_in_executor(self._thread, run)
+        def wait_and_run() -> T:
+            with _translated(op):
+                return work(self._waiter)
+
+        return await asyncio.get_running_loop().run_in_executor(self._thread, wait_and_run)
+
+    def _checkpoint(self) -> None:
+        with contextlib.suppress(sqlite3.Error):  # a busy checkpoint simply happens next time
+            self._waiter.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def get(self, namespace: str, key: str) -> Entry | None:
         with _translated("GET"):
@@ -148,3 +179,4 @@ class SQLiteBackend:
         self._thread.shutdown(wait=True)
         self._reader.close()
         self._writer.close()
+        self._waiter.close()
