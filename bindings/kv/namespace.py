@@ -48,6 +48,9 @@ BAD_PUT_VALUE = (
 
 Value = bytes | AsyncIterable[Any]
 
+# One decoder for every read: json.loads() with a hook builds a new one per call.
+_parse_json = json.JSONDecoder(object_pairs_hook=JsDict).decode
+
 
 class KVNamespace:
     """A KV namespace binding: ``get``, ``getWithMetadata``, ``put``, ``delete``, ``list``.
@@ -143,7 +146,7 @@ class KVNamespace:
             value: Any = text
             if kind == "json":
                 try:
-                    value = json.loads(text, object_pairs_hook=JsDict)
+                    value = _parse_json(text)
                 except json.JSONDecodeError:
                     raise KVError(
                         op,
@@ -441,7 +444,7 @@ def _decode(value: bytes, kind: Any) -> Any:
         return value.decode("utf-8", "replace")
     if kind == "json":
         try:
-            return json.loads(value.decode("utf-8", "replace"), object_pairs_hook=JsDict)
+            return _parse_json(value.decode("utf-8", "replace"))
         except json.JSONDecodeError as exc:
             raise KVJSONError.of(exc) from None
     if kind == "arrayBuffer":
@@ -452,7 +455,7 @@ def _decode(value: bytes, kind: Any) -> Any:
 
 
 def _parse_metadata(text: str | None) -> Any:
-    return None if text is None else json.loads(text, object_pairs_hook=JsDict)
+    return None if text is None else _parse_json(text)
 
 
 def _key_info(row: Listed) -> JsDict:
