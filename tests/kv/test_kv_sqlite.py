@@ -13,14 +13,16 @@ from tests.kv.conftest import kv_config
 @pytest.fixture
 async def env(hearth, kv_worker, tmp_path):
     namespaces = [{"binding": "KV", "id": "one"}, {"binding": "OTHER", "id": "two"}]
-    return (await hearth(kv_config("sqlite", "unused:", namespaces), state_dir=tmp_path / "state")).env()
+    h = await hearth(kv_config("sqlite", "unused:", namespaces), state_dir=tmp_path / "state")
+    return h.env()
 
 
 async def test_one_file_under_the_state_folder_rows_by_namespace_id(env, tmp_path):
     await env.KV.put("k", "v", metadata={"m": 1})
     await env.OTHER.put("k", b"w")
     db = sqlite3.connect(tmp_path / "state" / "kv" / "kv.sqlite3")
-    rows = db.execute("SELECT namespace, key, value, expiration, metadata FROM kv ORDER BY 1").fetchall()
+    sql = "SELECT namespace, key, value, expiration, metadata FROM kv ORDER BY 1"
+    rows = db.execute(sql).fetchall()
     assert rows == [("one", "k", b"v", None, '{"m":1}'), ("two", "k", b"w", None, None)]
     assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     db.close()
