@@ -16,6 +16,7 @@ from typing import Any
 
 from bindings.clock import Clock, system_clock
 from bindings.config import Config, WorkerConfig
+from bindings.dispatch import call_asgi
 from bindings.entrypoints import WorkerEntrypoint, relaxed
 from bindings.env import Env, ExecutionContext, Tasks, current_worker
 from bindings.errors import ConfigError
@@ -66,8 +67,9 @@ class Worker:
 
     def entrypoint(self, name: str | None = None) -> type[WorkerEntrypoint]:
         """The Default class, or a named entrypoint; KeyError when absent."""
-        cls = self.main.default if name in (None, "default", "Default") else None
-        if name not in (None, "default", "Default"):
+        if name in (None, "default", "Default"):
+            cls = self.main.default
+        else:
             cls = self.main.entrypoints.get(name)
         if cls is None:
             raise KeyError(name or "Default")
@@ -90,16 +92,10 @@ class Worker:
 
     async def fetch(self, request: Request) -> Response:
         """Answer ``request`` in-process (service bindings): no socket, same handler."""
-        if self.main.default is not None and self.main.asgi_app is None:
-            token = current_worker.set(self)
-            try:
-                return await _call_fetch(self, self.main.default, request)
-            finally:
-                current_worker.reset(token)
-        from bindings.dispatch import call_asgi
-
         token = current_worker.set(self)
         try:
+            if self.main.asgi_app is None and self.main.default is not None:
+                return await _call_fetch(self, self.main.default, request)
             return await call_asgi(self.app, request, self.env, self.state)
         finally:
             current_worker.reset(token)
