@@ -24,14 +24,15 @@ class CacheBackendError(JsException):
 
 @dataclass(frozen=True, slots=True)
 class CacheEntry:
-    """One stored response: ``expires`` and ``stored`` are runtime-clock seconds."""
+    """One stored response. ``expires`` and ``born`` are runtime-clock seconds; ``born`` is
+    when the response was fresh (put time minus the Age it arrived with)."""
 
     status: int
     status_text: str
     headers: list[tuple[str, str]]
     body: bytes
     expires: float
-    stored: float
+    born: float
 
     @property
     def size(self) -> int:

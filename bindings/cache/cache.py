@@ -10,6 +10,8 @@ If-None-Match, If-Modified-Since and Range; a broken backend makes match miss an
 from __future__ import annotations
 
 import logging
+import re
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -35,6 +37,8 @@ BODY_USED = (
     "it twice."
 )
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+_ANSWERED_PER_HIT = frozenset({"content-length", "age", "cf-cache-status"})
+_SPACE = re.compile(r"\s")
 
 
 def unimplemented(method: str, interface: str) -> JsException:
@@ -171,10 +175,13 @@ class Cache:
         if decision.ttl <= 0:  # stored already stale: the key now misses
             await storage.quietly(storage.backend.delete(self._namespace, key), "put")
             return
-        headers = [(k, v) for k, v in decision.headers if k != "content-length"]
+        # Age and CF-Cache-Status are the cache's to say on each hit; the response's own Age
+        # moves its birth back instead.
+        headers = [(k, v) for k, v in decision.headers if k not in _ANSWERED_PER_HIT]
         headers.append(("content-length", str(len(body))))
+        born = now - delta_seconds(response.headers.get("age"))
         entry = CacheEntry(
-            response.status, response.status_text, headers, body, now + decision.ttl, now
+            response.status, response.status_text, headers, body, now + decision.ttl, born
         )
         await storage.quietly(storage.backend.put(self._namespace, key, entry, decision.ttl), "put")
 
@@ -213,10 +220,8 @@ class Cache:
 def answer(request_headers: Headers, entry: CacheEntry, now: float) -> Response:
     """The response a hit gives: conditional (304), ranged (206/416) or whole (200)."""
     size = len(entry.body)
-    headers = Headers(entry.headers)
-    headers.set("cf-cache-status", "HIT")
-    age = delta_seconds(headers.get("age")) + now - entry.stored
-    headers.set("age", str(int(age)))
+    age = str(int(now - entry.born))
+    headers = Headers([*entry.headers, ("cf-cache-status", "HIT"), ("age", age)])
 
     ranges: list[tuple[int, int]] = []
     range_header = request_headers.get("range")
@@ -247,15 +252,18 @@ def answer(request_headers: Headers, entry: CacheEntry, now: float) -> Response:
 
 def _not_modified(request_headers: Headers, headers: Headers) -> bool:
     if_none_match = request_headers.get("if-none-match")
-    etag = _etag(headers.get("etag"))
-    if if_none_match is not None and etag is not None:
-        if if_none_match.strip() == "*":
+    if if_none_match is not None:
+        etag = _etag(headers.get("etag"))
+        if etag is not None and (
+            if_none_match.strip() == "*"
+            or any(_etag(candidate) == etag for candidate in if_none_match.split(","))
+        ):
             return True
-        if any(_etag(candidate) == etag for candidate in if_none_match.split(",")):
-            return True
-    since = imf_fixdate(request_headers.get("if-modified-since"))
-    modified = imf_fixdate(headers.get("last-modified"))
-    return since is not None and modified is not None and modified <= since
+    since = request_headers.get("if-modified-since")
+    if since is None:
+        return False
+    since_at, modified_at = imf_fixdate(since), imf_fixdate(headers.get("last-modified"))
+    return since_at is not None and modified_at is not None and modified_at <= since_at
 
 
 def _etag(value: str | None) -> str | None:
@@ -290,13 +298,14 @@ def cache_key(request: Request) -> str:
     return url
 
 
+@lru_cache(maxsize=4096)
 def normalize_url(url: str) -> str:
     """An absolute URL as the WHATWG parser would spell it (case, default port, empty path)."""
     try:
         parts = urlsplit(url)
     except ValueError:
         raise JsTypeError(INVALID_URL) from None
-    if not parts.scheme or not parts.netloc or any(c.isspace() for c in url):
+    if not parts.scheme or not parts.netloc or _SPACE.search(url):
         raise JsTypeError(INVALID_URL)
     scheme = parts.scheme.lower()
     userinfo, at, hostport = parts.netloc.rpartition("@")

@@ -1,7 +1,7 @@
 """The Redis cache backend: one hash per entry, shared by every process that uses the same Redis.
 
 Layout: ``<prefix><hex(namespace)>:<key>`` holds ``m`` (JSON: status, status text, headers,
-expiry, store time) and ``b`` (the body), with a Redis TTL so dead entries go away by
+expiry, birth time) and ``b`` (the body), with a Redis TTL so dead entries go away by
 themselves. The namespace is hex-encoded so that no cache name can reach into another's keys.
 """
 
@@ -51,7 +51,7 @@ class RedisBackend:
     async def put(self, namespace: str, key: str, entry: CacheEntry, ttl: float) -> None:
         meta = json.dumps(
             {"s": entry.status, "t": entry.status_text, "h": entry.headers,
-             "e": entry.expires, "at": entry.stored},
+             "e": entry.expires, "at": entry.born},
             separators=(",", ":"),
         )  # fmt: skip
         name = self._key(namespace, key)
@@ -94,5 +94,5 @@ def _entry(meta: dict[str, Any], body: bytes) -> CacheEntry:
         headers=[(k, v) for k, v in meta["h"]],
         body=body,
         expires=meta["e"],
-        stored=meta["at"],
+        born=meta["at"],
     )
