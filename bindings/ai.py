@@ -133,7 +133,7 @@ class Ai:
         try:
             rows = sorted(reply["data"], key=lambda row: row.get("index", 0))
             vectors = [[float(x) for x in row["embedding"]] for row in rows]
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError):
             raise self._nonsense(reply) from None
         return JsDict(shape=[len(vectors), len(vectors[0]) if vectors else 0], data=vectors)
 

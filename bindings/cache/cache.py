@@ -72,9 +72,9 @@ class CacheStorage:
             raise JsTypeError("Cache name is too long.")
         return Cache(self, "n" + cacheName)
 
-    async def purge(self, cacheName: str | None = None) -> int:
-        """Hearth's (and Miniflare's) ``purgeCache``: drop one named cache's entries, or all."""
-        namespace = None if cacheName is None else "n" + cacheName
+    async def purge(self, name: str | None = None) -> int:
+        """Miniflare's ``purgeCache`` (not a Workers API): drop a named cache's entries, or all."""
+        namespace = None if name is None else "n" + name
         return await self.backend.purge(namespace)
 
     async def match(self, *args: Any) -> None:

@@ -159,6 +159,7 @@ def test_workers_module_exports_caches():
 
     assert workers.caches is caches
     assert js.caches is caches
+    assert not hasattr(caches, "purge")  # Hearth's helper is not part of the Workers API
 
 
 @pytest.mark.e2e
