@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 PLUGINS: list[str] = [
     "bindings.services:ServicesPlugin",
     "bindings.kv:KVPlugin",
+    "bindings.ai:AIPlugin",
 ]
 
 
