@@ -105,7 +105,7 @@ class KVNamespace:
         cache = self._cache
         if self._ttl > 0:
             try:
-                return cache.items[(self._id, key)][0]  # the hot path: one dict lookup
+                return cache.items[(self._id, key)][0]  # the hot path: no I/O, no copy
             except KeyError:
                 pass
         writes = cache.writes

@@ -10,6 +10,9 @@ namespace so a namespace's keys share a cluster slot:
 - ``<prefix>{<ns>}:exp`` — the expiring keys scored by their PEXPIREAT time, so the sweeper
   finds index entries whose hash Redis has already reclaimed without scanning every key.
 
+``put``, ``list`` and ``purge`` are each one Lua script call: atomic, and one round trip. The
+scripts touch hashes named from ARGV, which stays within one cluster slot thanks to the tag.
+
 Expiry is decided above this module against ``runtime.clock``; PEXPIREAT only reclaims memory.
 The clock may be a test's manual clock, so the reclaim time is shifted by the gap between that
 clock and the real one: a key never vanishes from Redis before its expiration under the clock.
