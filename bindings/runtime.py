@@ -148,6 +148,7 @@ class Runtime:
         self.process_index, self.process_count = 0, 1  # which of the host's server processes
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._started = False
+        self._opened = False  # plugins opened, by start() or by a command via open_plugins()
 
     def plugin(self, cls: type[BindingPlugin]) -> BindingPlugin:
         """The runtime's instance of a plugin class (created on first use)."""
@@ -210,7 +211,9 @@ class Runtime:
             plugin.check()
 
     async def open_plugins(self) -> None:
-        """Open every plugin the config uses (commands use this without loading mains)."""
+        """Open every plugin the config uses (commands use this without loading mains);
+        ``stop()`` closes them again."""
+        self._opened = True
         for cls in plugin_classes():
             if any(s in wc.table for wc in self.config.workers for s in cls.sections):
                 await self.plugin(cls).open()
@@ -231,9 +234,9 @@ class Runtime:
             await worker.start()
 
     async def stop(self) -> None:
-        if not self._started:
+        if not (self._started or self._opened):
             return
-        self._started = False
+        self._started = self._opened = False
         await self.tasks.drain()
         for worker in reversed(list(self.workers.values())):
             try:
