@@ -73,10 +73,19 @@ class Worker:
             raise KeyError(name or "Default")
         return cls
 
-    async def call(self, method: str, *args: Any, entrypoint: str | None = None) -> Any:
+    async def call(
+        self,
+        method: str,
+        *args: Any,
+        entrypoint: str | None = None,
+        ctx: ExecutionContext | None = None,
+    ) -> Any:
         """Call ``method`` strictly on a fresh entrypoint instance, as workerd does for
-        ``scheduled``, ``queue`` and RPC. Passes ``(*args, env, ctx)`` for scheduled/queue."""
-        ctx = self.context()
+        ``scheduled``, ``queue`` and RPC. Passes ``(*args, env, ctx)`` for scheduled/queue.
+
+        An event that must wait for its own ``waitUntil`` work (a queue batch, a cron run)
+        passes a ``ctx`` with a Tasks of its own."""
+        ctx = ctx or self.context()
         instance = self.entrypoint(entrypoint)(ctx, self.env)
         func = getattr(instance, method)
         token = current_worker.set(self)
@@ -134,8 +143,12 @@ class Runtime:
         self.workers: dict[str, Worker] = {}
         self.plugins: dict[type[BindingPlugin], BindingPlugin] = {}
         self.internal_routes: dict[str, tuple[ASGIApp, bool]] = {}
+        # Set once every env is bound and lifespans ran; cleared when stopping begins.
+        # Background work started in a plugin's open() (queue consumers, cron) waits for it.
+        self.ready = asyncio.Event()
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._started = False
+        self._opened = False
 
     def plugin(self, cls: type[BindingPlugin]) -> BindingPlugin:
         """The runtime's instance of a plugin class (created on first use)."""
@@ -174,6 +187,7 @@ class Runtime:
 
     async def open_plugins(self) -> None:
         """Open every plugin the config uses (commands use this without loading mains)."""
+        self._opened = True
         for cls in plugin_classes():
             if any(s in wc.table for wc in self.config.workers for s in cls.sections):
                 await self.plugin(cls).open()
@@ -192,11 +206,13 @@ class Runtime:
             worker.env.__dict__.update(values)
         for worker in self.workers.values():
             await worker.start()
+        self.ready.set()
 
     async def stop(self) -> None:
-        if not self._started:
+        if not (self._started or self._opened):
             return
-        self._started = False
+        self._started = self._opened = False
+        self.ready.clear()
         await self.tasks.drain()
         for worker in reversed(list(self.workers.values())):
             try:
