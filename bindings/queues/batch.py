@@ -126,16 +126,17 @@ class MessageBatch:
     def verdict(self, message: Message, failed: bool) -> tuple[bool, int | None]:
         """(retry?, its own delay) for ``message`` once the handler is done.
 
-        An explicit ``ack()``/``ackAll()`` is final, even if the handler then raised (as
-        Cloudflare documents); otherwise ``retryAll()``, a ``retry()`` or an exception retries.
+        A ``retry()`` stands (``ackAll()`` after it does not undo it, as in Miniflare); an
+        explicit ``ack()`` or ``ackAll()`` is final even if the handler then raised (as
+        Cloudflare documents); otherwise ``retryAll()`` or an exception retries the message.
         """
-        if self._ack_all or message.id in self._acks:
-            return False, None
         if message.id in self._retries:
             own = self._retries[message.id]
             if own is None and self._retry_all is not None:
                 own = self._retry_all[0]
             return True, own
+        if self._ack_all or message.id in self._acks:
+            return False, None
         if self._retry_all is not None:
             return True, self._retry_all[0]
         return failed, None
