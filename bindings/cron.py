@@ -52,7 +52,7 @@ CRON_MISFIRE_GRACE = 60.0  # seconds late after which a tick is skipped, not run
 CRON_TICK_RETENTION_MS = 7 * 86_400_000  # how long claimed ticks are remembered
 TRIGGER_PATHS = ("/__scheduled", "/cdn-cgi/handler/scheduled")
 
-_DAYS = "SUN MON TUE WED THU FRI SAT".split()
+_DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
 _DAY_NUMBER = re.compile(r"(\d+)(?:-(\d+))?(L|#\d+)?")
 
 
@@ -263,7 +263,9 @@ class CronPlugin(BindingPlugin):
                 from bindings.redis_pool import redis_client, redis_url
 
                 url = redis_url(self.runtime, {"redis_url": self.settings.redis_url})
-                self._store = RedisTicks(redis_client(self.runtime, url), self.settings.redis_prefix)
+                self._store = RedisTicks(
+                    redis_client(self.runtime, url), self.settings.redis_prefix
+                )
             else:
                 self._store = SqliteTicks(self.runtime.state_dir / "cron" / "ticks.sqlite3")
         return self._store
@@ -274,8 +276,10 @@ class CronPlugin(BindingPlugin):
         await self.runtime.ready.wait()
         tick = next_tick(schedule, clock())
         while True:
-            while (remaining := tick - clock()) > 0:
+            remaining = tick - clock()
+            while remaining > 0:  # in steps, so a clock jump is noticed within 30 s
                 await asyncio.sleep(min(remaining, 30.0))
+                remaining = tick - clock()
             late = clock() - tick
             if late > CRON_MISFIRE_GRACE:
                 log.warning("cron %r of worker %r: skipped the tick at %s (%.0f s late)",

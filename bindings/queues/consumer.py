@@ -93,15 +93,16 @@ class Consumer:
         size = self.settings.max_batch_size
         timeout_ms = int(self.settings.max_batch_timeout * 1000)
         first_ready_at: int | None = None
-        while not self._stopping and self.runtime.ready.is_set():
+        while True:
             self._wake.clear()
             await self._slots.acquire()
+            if self._stopping or not self.runtime.ready.is_set():
+                self._slots.release()
+                return
             held = True
             wake_at: int | None = None
             now = self._now()
             try:
-                if self._stopping:
-                    break
                 poll = await self.backend.poll(self.queue, now, size)
                 if poll.ready and (
                     poll.ready >= size

@@ -170,10 +170,10 @@ def parse_consumers(table: Mapping[str, Any], ctx: ParseContext) -> list[Consume
                     f"{key}.dead_letter_queue",
                     f'Dead letter queue for queue "{queue}" cannot be itself',
                 )
-        out.append(
-            ConsumerSettings(queue=queue, worker=ctx.worker, key=key, dead_letter_queue=dlq,
-                             **values)  # fmt: skip
+        settings = ConsumerSettings(
+            queue=queue, worker=ctx.worker, key=key, dead_letter_queue=dlq, **values
         )
+        out.append(settings)
     return out
 
 
@@ -281,7 +281,9 @@ class QueuesPlugin(BindingPlugin):
             )
         from bindings.queues.sqlite import SqliteQueues
 
-        return SqliteQueues(self.runtime.state_dir / "queues", synchronous=self.settings.synchronous)
+        return SqliteQueues(
+            self.runtime.state_dir / "queues", synchronous=self.settings.synchronous
+        )
 
     async def open(self) -> None:
         """Start a consumer loop per consumed queue (only when workers are loaded: commands

@@ -124,7 +124,9 @@ class Queue:
                     f"batch size of {sum(sizes)} bytes exceeds limit of {QUEUE_MAX_BATCH_BYTES}"
                 )
             batch_delay = _first(delay_seconds(opts.get("delaySeconds")), self._delivery_delay)
-            delays = [_first(delay_seconds(i.get("delaySeconds")), batch_delay) for i, _, _ in encoded]
+            delays = [
+                _first(delay_seconds(i.get("delaySeconds")), batch_delay) for i, _, _ in encoded
+            ]
         except ValueError as exc:
             raise QueueSendError(f"Queue sendBatch failed: {exc}") from None
         now = self._now()

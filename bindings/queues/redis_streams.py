@@ -74,7 +74,8 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
     local name, lid
     for j = 1, #g, 2 do
-      if g[j] == 'name' then name = g[j + 1] elseif g[j] == 'last-delivered-id' then lid = g[j + 1] end
+      if g[j] == 'name' then name = g[j + 1] end
+      if g[j] == 'last-delivered-id' then lid = g[j + 1] end
     end
     if name == ARGV[4] then last = lid end
   end
@@ -82,7 +83,8 @@ end
 if last then
   ready = #redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', limit)
   if ready < limit then
-    ready = ready + #redis.call('XPENDING', KEYS[1], ARGV[4], 'IDLE', ARGV[3], '-', '+', limit - ready)
+    local idle = redis.call('XPENDING', KEYS[1], ARGV[4], 'IDLE', ARGV[3], '-', '+', limit - ready)
+    ready = ready + #idle
   end
 end
 return {ready, redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2] or false}
@@ -205,7 +207,9 @@ class RedisQueues:
     def __init__(
         self, client: redis.asyncio.Redis, *, prefix: str, visibility_timeout_ms: int
     ) -> None:
-        self._redis = client
+        # redis-py's stubs type replies as unions of str/bytes/...; without decode_responses
+        # they are bytes, which is what this module reads.
+        self._redis: Any = client
         self.prefix = prefix
         self.visibility_timeout_ms = visibility_timeout_ms
         self.consumer = f"{socket.gethostname()}:{process_identity()}"
@@ -249,14 +253,16 @@ class RedisQueues:
             ready = visible_at <= message.timestamp
             args += [message.id, 0 if ready else visible_at, message.timestamp,
                      len(message.body), pack(message)]  # fmt: skip
-        keys = self._keys(queue, "s", "m", "t", "d", "b", "a") + [f"{self.prefix}queues"]
+        keys = [*self._keys(queue, "s", "m", "t", "d", "b", "a"), f"{self.prefix}queues"]
         count, size, oldest = await self._call("enqueue", keys, args)
         return Metrics(int(count), int(size), int(float(oldest)) if oldest else None)
 
     async def metrics(self, queue: str) -> Metrics:
         t, b = self._keys(queue, "t", "b")
         async with _translated(), self._redis.pipeline(transaction=True) as pipe:
-            count, size, oldest = await pipe.zcard(t).get(b).zrange(t, 0, 0, withscores=True).execute()
+            count, size, oldest = (
+                await pipe.zcard(t).get(b).zrange(t, 0, 0, withscores=True).execute()
+            )
         return Metrics(int(count), int(size or 0), int(oldest[0][1]) if oldest else None)
 
     async def poll(self, queue: str, now: int, limit: int) -> Poll:
@@ -298,8 +304,11 @@ class RedisQueues:
                 moved = Stored(c.message.id, c.message.timestamp, c.message.content_type,
                                c.message.body, origin=queue)  # fmt: skip
                 args += ["dead", c.handle, c.message.id, c.message.attempts, pack(moved)]
-        keys = self._keys(queue, "s", "m", "a", "t", "d", "b")
-        keys += self._keys(dlq or queue, "s", "m", "a", "t", "b") + [f"{self.prefix}queues"]
+        keys = [
+            *self._keys(queue, "s", "m", "a", "t", "d", "b"),
+            *self._keys(dlq or queue, "s", "m", "a", "t", "b"),
+            f"{self.prefix}queues",
+        ]
         return int(await self._call("settle", keys, args))
 
     async def _pending(self, queue: str, limit: int) -> dict[str, int]:
@@ -368,8 +377,11 @@ class RedisQueues:
             if target is None:
                 continue
             message.origin = None
-            keys = self._keys(queue, "s", "m", "a", "t", "d", "b")
-            keys += self._keys(target, "s", "m", "a", "t", "b") + [f"{self.prefix}queues"]
+            keys = [
+                *self._keys(queue, "s", "m", "a", "t", "d", "b"),
+                *self._keys(target, "s", "m", "a", "t", "b"),
+                f"{self.prefix}queues",
+            ]
             if await self._call("move", keys, [GROUP, eid, msg_id, pack(message), target]):
                 moved.append((msg_id, target))
         return moved

@@ -161,8 +161,10 @@ class _Reader:
                 return data.decode("utf-8", "surrogatepass")
             if tag == "b":
                 return data
-            kind = {"D": dt.datetime, "A": dt.date, "H": dt.time}[tag]
-            return kind.fromisoformat(data.decode())
+            text = data.decode()
+            if tag == "D":
+                return dt.datetime.fromisoformat(text)
+            return dt.date.fromisoformat(text) if tag == "A" else dt.time.fromisoformat(text)
         if tag == "d":
             mapping = JsDict()
             self.refs.append(mapping)

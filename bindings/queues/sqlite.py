@@ -20,9 +20,9 @@ import functools
 import os
 import secrets
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from bindings.queues.backend import (
     BackendError,
@@ -39,7 +39,9 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
-def _translated(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+def _translated(
+    method: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
     """sqlite3 errors become BackendError, once, at the edge of every public method."""
 
     @functools.wraps(method)
@@ -50,6 +52,7 @@ def _translated(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
             raise BackendError(f"sqlite: {exc}") from exc
 
     return wrapper
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -89,7 +92,6 @@ WHEN OLD.queue <> NEW.queue BEGIN
 END;
 """
 
-_COLUMNS = "seq, id, timestamp, content_type, body, attempts, origin"
 REAP_INTERVAL_MS = 2_000  # how often to look for leases held by processes that died
 
 
@@ -185,7 +187,8 @@ class SqliteQueues:
     async def claim(self, queue: str, now: int, limit: int, lease_until: int) -> list[Claimed]:
         with self._write() as db:
             rows = db.execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE queue = ? AND available_at <= ?"
+                "SELECT seq, id, timestamp, content_type, body, attempts, origin FROM messages"
+                " WHERE queue = ? AND available_at <= ?"
                 " ORDER BY available_at, seq LIMIT ?",
                 (queue, now, limit),
             ).fetchall()
@@ -205,42 +208,47 @@ class SqliteQueues:
     async def renew(self, queue: str, claimed: Sequence[Claimed], lease_until: int) -> None:
         with self._write() as db:
             db.executemany(
-                "UPDATE messages SET available_at = ?"
-                " WHERE seq = ? AND owner = ? AND attempts = ?",
+                "UPDATE messages SET available_at = ? WHERE seq = ? AND owner = ? AND attempts = ?",
                 [(lease_until, int(c.handle), self.owner, c.message.attempts) for c in claimed],
             )
 
     @_translated
     async def settle(self, queue: str, outcome: Outcome, now: int) -> int:
-        held = "seq = ? AND owner = ? AND attempts = ?"
+        # Every statement is guarded by the lease (owner and attempts as claimed), so a
+        # message another consumer took over meanwhile is left alone.
         applied = 0
         with self._write() as db:
             gone = [*outcome.acked]
             if outcome.dead_letter_queue is None:
                 gone += outcome.dead
             for c in gone:
-                key = (int(c.handle), self.owner, c.message.attempts)
-                applied += db.execute(f"DELETE FROM messages WHERE {held}", key).rowcount
-            for c, visible_at in outcome.retried:
-                key = (int(c.handle), self.owner, c.message.attempts)
                 applied += db.execute(
-                    f"UPDATE messages SET owner = NULL, available_at = ? WHERE {held}",
-                    (visible_at, *key),
+                    "DELETE FROM messages WHERE seq = ? AND owner = ? AND attempts = ?",
+                    self._held(c),
+                ).rowcount
+            for c, visible_at in outcome.retried:
+                applied += db.execute(
+                    "UPDATE messages SET owner = NULL, available_at = ?"
+                    " WHERE seq = ? AND owner = ? AND attempts = ?",
+                    (visible_at, *self._held(c)),
                 ).rowcount
             if outcome.dead_letter_queue is not None:
                 for c in outcome.dead:
-                    key = (int(c.handle), self.owner, c.message.attempts)
                     # A new row, so the dead letter queues behind what the DLQ already holds.
                     moved = db.execute(
                         "INSERT INTO messages (queue, id, timestamp, content_type, body,"
                         " attempts, available_at, origin) SELECT ?, id, timestamp, content_type,"
-                        f" body, 0, ?, queue FROM messages WHERE {held}",
-                        (outcome.dead_letter_queue, now, *key),
+                        " body, 0, ?, queue FROM messages"
+                        " WHERE seq = ? AND owner = ? AND attempts = ?",
+                        (outcome.dead_letter_queue, now, *self._held(c)),
                     ).rowcount
                     if moved:
-                        db.execute(f"DELETE FROM messages WHERE {held}", key)
+                        db.execute("DELETE FROM messages WHERE seq = ?", (int(c.handle),))
                     applied += moved
         return applied
+
+    def _held(self, c: Claimed) -> tuple[int, str, int]:
+        return int(c.handle), self.owner, c.message.attempts
 
     @_translated
     async def stats(self, queue: str, now: int) -> Stats:
@@ -256,7 +264,8 @@ class SqliteQueues:
     @_translated
     async def peek(self, queue: str, limit: int, now: int) -> list[Peeked]:
         rows = self._db.execute(
-            f"SELECT {_COLUMNS}, available_at, owner FROM messages WHERE queue = ?"
+            "SELECT seq, id, timestamp, content_type, body, attempts, origin, available_at, owner"
+            " FROM messages WHERE queue = ?"
             " ORDER BY available_at, seq LIMIT ?",
             (queue, limit),
         ).fetchall()
@@ -296,7 +305,7 @@ class SqliteQueues:
 def _stored(row: tuple[object, ...]) -> Stored:
     _, msg_id, timestamp, content_type, body, attempts, origin = row[:7]
     return Stored(
-        str(msg_id), int(timestamp), str(content_type), bytes(body), int(attempts),  # type: ignore[arg-type, call-overload]
+        str(msg_id), int(timestamp), str(content_type), bytes(body), int(attempts),  # type: ignore[call-overload]
         origin if isinstance(origin, str) else None,
     )  # fmt: skip
 

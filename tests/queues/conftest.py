@@ -14,7 +14,7 @@ from bindings.clock import ManualClock
 from bindings.queues import QueuesPlugin
 from bindings.testing import port_open, require_service
 
-CONSUMER = '''
+CONSUMER = """
 import asyncio
 from workers import WorkerEntrypoint, Response
 
@@ -35,7 +35,7 @@ class Default(WorkerEntrypoint):
             result = hook(batch)
             if asyncio.iscoroutine(result):
                 await result
-'''
+"""
 
 
 def redis_available() -> bool:
@@ -125,7 +125,7 @@ def queues(hearth, tmp_path, backend):
         *,
         consumers: list[dict[str, Any]] | None = None,
         producers: list[dict[str, Any]] | None = None,
-        clock: ManualClock | None | bool = True,
+        clock: ManualClock | bool | None = True,
         settings: dict[str, Any] | None = None,
         compatibility_date: str = "2026-11-01",
     ) -> Queues:

@@ -74,7 +74,9 @@ def test_bad_queue_settings_name_the_key(tmp_path, queues, key, problem):
 def test_one_consumer_per_queue(tmp_path):
     consumer = {"queues": {"consumers": [{"queue": "jobs"}]}}
     cfg = config(tmp_path, {"name": "a", **consumer}, {"name": "b", **consumer})
-    with pytest.raises(ConfigError, match='Multiple consumers defined for queue "jobs": "a" and "b"'):
+    with pytest.raises(
+        ConfigError, match='Multiple consumers defined for queue "jobs": "a" and "b"'
+    ):
         Runtime(cfg, state_dir=tmp_path / "s").load()
 
 

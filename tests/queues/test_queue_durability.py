@@ -18,7 +18,7 @@ from bindings.testing import ServerProcess
 
 pytestmark = pytest.mark.e2e
 
-WORKER = '''
+WORKER = """
 import asyncio
 import os
 import sqlite3
@@ -32,7 +32,7 @@ HANDLE_SECONDS = float(os.environ.get("HEARTH_TEST_HANDLE_SECONDS", "0.05"))
 
 def record(rows):
     db = sqlite3.connect(LEDGER, timeout=30, isolation_level=None)
-    db.execute("CREATE TABLE IF NOT EXISTS handled (n INTEGER, id TEXT, attempt INTEGER, pid INTEGER)")
+    db.execute("CREATE TABLE IF NOT EXISTS handled (n INTEGER, id TEXT, attempt INTEGER, pid)")
     db.executemany("INSERT INTO handled VALUES (?, ?, ?, ?)", rows)
     db.close()
 
@@ -50,7 +50,7 @@ class Default(WorkerEntrypoint):
     async def queue(self, batch, env, ctx):
         record([(m.body["n"], m.id, m.attempts, os.getpid()) for m in batch.messages])
         await asyncio.sleep(HANDLE_SECONDS)
-'''
+"""
 
 
 def setup(tmp_path: Path, hearth: str) -> tuple[Path, dict[str, str]]:
