@@ -57,12 +57,23 @@ class Consumer:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # What the last poll saw, and what was sent here since: spares a poll per send.
+        self._known_ready = 0
+        self._sent_ready = 0
+        self._timing = False  # a partial batch is waiting for max_batch_timeout
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
 
-    def notify(self) -> None:
-        """Look at the queue now (a message was sent, or a batch finished)."""
+    def notify(self, ready: int | None = None) -> None:
+        """Look at the queue now: ``ready`` messages were sent here that need no delay
+        (None: something else changed). A send that cannot fill the batch whose timeout is
+        already running needs no look: the timeout flushes it."""
+        if ready:
+            self._sent_ready += ready
+            size = self.settings.max_batch_size
+            if self._timing and self._known_ready + self._sent_ready < size:
+                return
         self._wake.set()
 
     async def stop(self, timeout: float) -> None:
@@ -103,7 +114,9 @@ class Consumer:
             wake_at: int | None = None
             now = self._now()
             try:
+                self._sent_ready = 0
                 poll = await self.backend.poll(self.queue, now, size)
+                self._known_ready, self._timing = poll.ready, False
                 if poll.ready and (
                     poll.ready >= size
                     or timeout_ms == 0
@@ -120,6 +133,7 @@ class Consumer:
                 if poll.ready:
                     first_ready_at = now if first_ready_at is None else first_ready_at
                     wake_at = first_ready_at + timeout_ms
+                    self._timing = True
                 else:
                     first_ready_at = None
                     wake_at = poll.next_at

@@ -306,11 +306,12 @@ class QueuesPlugin(BindingPlugin):
             content_type=default_content_type(worker.config),
         )
 
-    def notify(self, queue: str) -> None:
-        """Tell this process's consumer of ``queue`` (if any) that messages arrived."""
+    def notify(self, queue: str, ready: int | None = None) -> None:
+        """Tell this process's consumer of ``queue`` (if any) that messages arrived
+        (``ready`` of them deliverable now, if known)."""
         consumer = self.consumers.get(queue)
         if consumer is not None:
-            consumer.notify()
+            consumer.notify(ready)
 
     def dead_letter(self, claimed: Claimed, origin: str) -> Stored:
         """The copy of a failed message that goes to a dead-letter queue."""

@@ -149,7 +149,8 @@ class Queue:
             before = await self._plugin.backend(self._queue).enqueue(self._queue, messages)
         except BackendError as exc:
             raise QueueSendError(f"Queue {op} failed: {exc}") from None
-        self._plugin.notify(self._queue)
+        now = self._now()
+        self._plugin.notify(self._queue, sum(at <= now for _, at in messages) or None)
         return JsDict(metadata=JsDict(metrics=metrics_dict(before)))
 
     def _kind(self, value: Any) -> str:

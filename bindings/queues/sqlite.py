@@ -123,27 +123,30 @@ class SqliteQueues:
         db.execute("COMMIT")
 
     def _metrics(self, queue: str) -> Metrics:
-        row = self._db.execute(
-            "SELECT count, bytes FROM backlog WHERE queue = ?", (queue,)
+        count, size, oldest = self._db.execute(
+            "SELECT COALESCE((SELECT count FROM backlog WHERE queue = ?1), 0),"
+            " COALESCE((SELECT bytes FROM backlog WHERE queue = ?1), 0),"
+            " (SELECT MIN(timestamp) FROM messages WHERE queue = ?1)",
+            (queue,),
         ).fetchone()
-        oldest = self._db.execute(
-            "SELECT MIN(timestamp) FROM messages WHERE queue = ?", (queue,)
-        ).fetchone()[0]
-        count, size = row or (0, 0)
         return Metrics(count, size, oldest)
 
     @_translated
     async def enqueue(self, queue: str, messages: Sequence[tuple[Stored, int]]) -> Metrics:
-        with self._write() as db:
-            before = self._metrics(queue)
-            db.executemany(
-                "INSERT INTO messages (queue, id, timestamp, content_type, body, attempts,"
-                " available_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (queue, m.id, m.timestamp, m.content_type, m.body, m.attempts, at, m.origin)
-                    for m, at in messages
-                ],
-            )
+        rows = [
+            (queue, m.id, m.timestamp, m.content_type, m.body, m.attempts, at, m.origin)
+            for m, at in messages
+        ]
+        insert = (
+            "INSERT INTO messages (queue, id, timestamp, content_type, body, attempts,"
+            " available_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        before = self._metrics(queue)  # a snapshot, as approximate as Cloudflare's
+        if len(rows) == 1:
+            self._db.execute(insert, rows[0])  # one statement: atomic on its own
+        else:
+            with self._write() as db:
+                db.executemany(insert, rows)
         return before
 
     @_translated
