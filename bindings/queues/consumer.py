@@ -61,6 +61,7 @@ class Consumer:
         self._known_ready = 0
         self._sent_ready = 0
         self._timing = False  # a partial batch is waiting for max_batch_timeout
+        self._claiming = False
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
@@ -83,12 +84,10 @@ class Consumer:
         delivered again (it counts as a failed attempt).
         """
         self._stopping = True
-        self._wake.set()
         if self._task is not None:
-            done, _ = await asyncio.wait({self._task}, timeout=min(timeout, 1.0))
-            if not done:  # waiting for a free slot or for the runtime: nothing to lose
+            if not self._claiming:  # waiting (for a slot, a message, the runtime): cut it short
                 self._task.cancel()
-                await asyncio.gather(self._task, return_exceptions=True)
+            await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         if self._in_flight:
             _, late = await asyncio.wait(set(self._in_flight), timeout=timeout)
@@ -101,53 +100,58 @@ class Consumer:
 
     async def _run(self) -> None:
         await self.runtime.ready.wait()
-        size = self.settings.max_batch_size
-        timeout_ms = int(self.settings.max_batch_timeout * 1000)
         first_ready_at: int | None = None
-        while True:
+        while not self._stopping and self.runtime.ready.is_set():
             self._wake.clear()
             await self._slots.acquire()
-            if self._stopping or not self.runtime.ready.is_set():
-                self._slots.release()
-                return
-            held = True
-            wake_at: int | None = None
             now = self._now()
+            self._claiming = True  # stop() lets this finish, so no claim is cut in half
             try:
-                self._sent_ready = 0
-                poll = await self.backend.poll(self.queue, now, size)
-                self._known_ready, self._timing = poll.ready, False
-                if poll.ready and (
-                    poll.ready >= size
-                    or timeout_ms == 0
-                    or (first_ready_at is not None and now >= first_ready_at + timeout_ms)
-                ):
-                    first_ready_at = None
-                    claimed = await self.backend.claim(self.queue, now, size, now + self._lease_ms)
-                    if claimed:
-                        task = asyncio.ensure_future(self._deliver(claimed))
-                        self._in_flight.add(task)
-                        task.add_done_callback(self._in_flight.discard)
-                        held = False  # the batch releases its slot when settled
-                    continue
-                if poll.ready:
-                    first_ready_at = now if first_ready_at is None else first_ready_at
-                    wake_at = first_ready_at + timeout_ms
-                    self._timing = True
-                else:
-                    first_ready_at = None
-                    wake_at = poll.next_at
+                again, wake_at, first_ready_at = await self._look(now, first_ready_at)
             except BackendError as exc:
                 log.error("queue %r: cannot read messages: %s", self.queue, exc)
+                again, wake_at = False, None
+                self._slots.release()
             finally:
-                if held:
-                    self._slots.release()
+                self._claiming = False
+            if again:
+                continue
             delay = self._poll_interval
             if wake_at is not None:
                 delay = min(delay, max(0.0, (wake_at - now) / 1000))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
+
+    async def _look(
+        self, now: int, first_ready_at: int | None
+    ) -> tuple[bool, int | None, int | None]:
+        """Poll, and flush a batch if one is due; holds a slot, which a batch keeps.
+
+        Returns whether to look again at once (a batch went out), else when to look next,
+        and since when a partial batch has been waiting.
+        """
+        size = self.settings.max_batch_size
+        timeout_ms = int(self.settings.max_batch_timeout * 1000)
+        self._sent_ready = 0
+        poll = await self.backend.poll(self.queue, now, size)
+        self._known_ready, self._timing = poll.ready, False
+        due = first_ready_at is not None and now >= first_ready_at + timeout_ms
+        if poll.ready and (poll.ready >= size or timeout_ms == 0 or due):
+            claimed = await self.backend.claim(self.queue, now, size, now + self._lease_ms)
+            if claimed:
+                task = asyncio.ensure_future(self._deliver(claimed))  # releases the slot
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+            else:
+                self._slots.release()
+            return True, None, None
+        self._slots.release()
+        if poll.ready:
+            first_ready_at = now if first_ready_at is None else first_ready_at
+            self._timing = True
+            return False, first_ready_at + timeout_ms, first_ready_at
+        return False, poll.next_at, None
 
     async def _deliver(self, claimed: list[Claimed]) -> None:
         renewer = asyncio.ensure_future(self._renew(claimed))

@@ -14,7 +14,6 @@ import uuid
 from pathlib import Path
 
 from benchmarks._util import Options, fmt, section, table
-
 from bindings.config import from_document
 from bindings.queues import QueuesPlugin
 from bindings.runtime import Runtime
@@ -23,13 +22,15 @@ from bindings.testing import port_open
 WORKER = """
 from workers import WorkerEntrypoint
 
-ACKED = [0]
+STATE = {"acked": 0, "target": 0, "done": None}  # the benchmark sets target and done
 
 
 class Default(WorkerEntrypoint):
     async def queue(self, batch, env, ctx):
-        ACKED[0] += len(batch.messages)
+        STATE["acked"] += len(batch.messages)
         batch.ackAll()
+        if STATE["acked"] >= STATE["target"]:
+            STATE["done"].set()
 """
 
 
@@ -59,7 +60,8 @@ async def _measure(backend: str, mode: str, count: int, folder: Path) -> tuple[f
     runtime = Runtime(config, state_dir=folder / f"state-{backend}-{mode}", mode="serve")
     async with runtime:
         worker = runtime.worker("bench")
-        acked = worker.main.module.ACKED
+        state = worker.main.module.STATE
+        state["target"], state["done"] = count, asyncio.Event()
         queue = worker.env.Q
         start = time.perf_counter()
         if mode == "send":
@@ -69,8 +71,7 @@ async def _measure(backend: str, mode: str, count: int, folder: Path) -> tuple[f
             for first in range(0, count, 100):
                 await queue.sendBatch([{"body": {"n": n}} for n in range(first, first + 100)])
         sent = time.perf_counter() - start
-        while acked[0] < count:
-            await asyncio.sleep(0.001)
+        await state["done"].wait()
         elapsed = time.perf_counter() - start
         if backend == "redis":
             plugin = runtime.plugins[QueuesPlugin]

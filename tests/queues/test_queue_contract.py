@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from bindings import JsDict, JsTypeError
-from bindings.queues import QueueSendError
+from bindings import JsDict, JsTypeError, Runtime
+from bindings.queues import QueueSendError, QueuesPlugin
 from bindings.queues.backend import Outcome, Stored
 from tests.queues.conftest import quiet, until
 
@@ -397,3 +397,28 @@ async def test_dead_letters_can_be_replayed_to_their_queue(queues):
     [back] = await store.claim("src", now, 10, now + 1000)
     assert (back.message.id, back.message.attempts, back.message.origin) == ("m1", 1, None)
     assert (await store.metrics("dead")).count == 0
+
+
+async def test_shutdown_lets_batches_in_flight_finish(queues):
+    q = await queues(consumers=[{"queue": "q", "max_batch_timeout": 0}])
+    finished: list[str] = []
+
+    async def slow(batch):
+        await asyncio.sleep(0.3)
+        finished.append(batch.messages[0].body)
+
+    q.hook("q", slow)
+    await q.env.Q.send("in flight")
+    await until(lambda: q.batches())
+    runtime = q.h.runtime
+    await runtime.stop()
+    assert finished == ["in flight"]
+    # It was settled before the store closed: a new runtime finds nothing to deliver again.
+    after = Runtime(runtime.config, state_dir=runtime.state_dir, mode="check")
+    await after.open_plugins()
+    try:
+        plugin = after.plugins[QueuesPlugin]
+        assert isinstance(plugin, QueuesPlugin)
+        assert (await plugin.backend("q").metrics("q")).count == 0
+    finally:
+        await after.stop()
