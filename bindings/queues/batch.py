@@ -17,7 +17,21 @@ from bindings.queues.producer import delay_seconds
 log = logging.getLogger("hearth.queues")
 
 
-class Message:
+class _Items:
+    """``msg["body"]`` as well as ``msg.body``, as Cloudflare's binding wrapper allows."""
+
+    __slots__ = ()
+
+    def __getitem__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise KeyError(name)
+        try:
+            return getattr(self, name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+
+class Message(_Items):
     """One delivered message: ``id``, ``timestamp``, ``body``, ``attempts``, ``ack()``,
     ``retry(delaySeconds=)``."""
 
@@ -75,20 +89,11 @@ class Message:
             return
         batch._retries.setdefault(self.id, delay)
 
-    def __getitem__(self, name: str) -> Any:
-        """``msg["body"]`` as well as ``msg.body``, as Cloudflare's binding wrapper allows."""
-        if name.startswith("_"):
-            raise KeyError(name)
-        try:
-            return getattr(self, name)
-        except AttributeError:
-            raise KeyError(name) from None
-
     def __repr__(self) -> str:
         return f"<Message {self.id} attempts={self.attempts}>"
 
 
-class MessageBatch:
+class MessageBatch(_Items):
     """A batch from one queue: ``queue``, ``messages``, ``metadata``, ``ackAll()``,
     ``retryAll(delaySeconds=)``."""
 
@@ -140,14 +145,6 @@ class MessageBatch:
         if self._retry_all is not None:
             return True, self._retry_all[0]
         return failed, None
-
-    def __getitem__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise KeyError(name)
-        try:
-            return getattr(self, name)
-        except AttributeError:
-            raise KeyError(name) from None
 
     def __repr__(self) -> str:
         return f"<MessageBatch {self.queue!r} of {len(self.messages)}>"
