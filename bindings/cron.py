@@ -280,6 +280,8 @@ class CronPlugin(BindingPlugin):
             while remaining > 0:  # in steps, so a clock jump is noticed within 30 s
                 await asyncio.sleep(min(remaining, 30.0))
                 remaining = tick - clock()
+            if not self.runtime.ready.is_set():
+                return  # shutting down: leave the tick to a process that stays
             late = clock() - tick
             if late > CRON_MISFIRE_GRACE:
                 log.warning("cron %r of worker %r: skipped the tick at %s (%.0f s late)",

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 from typing import Any
 
+from bindings.errors import JsRangeError
 from bindings.jsobj import JsDict, options
 from bindings.queues.producer import delay_seconds
 
@@ -69,7 +70,7 @@ class Message(_Items):
 
     def retry(self, *args: Any, **kwargs: Any) -> None:
         """Deliver this message again, after ``delaySeconds`` if given."""
-        delay = delay_seconds(options(args, kwargs).get("delaySeconds"))
+        delay = _delay(args, kwargs)
         batch = self._batch
         if batch._retry_all is not None:
             return
@@ -118,7 +119,7 @@ class MessageBatch(_Items):
 
     def retryAll(self, *args: Any, **kwargs: Any) -> None:
         """Deliver every message again (except those already acked), after ``delaySeconds``."""
-        delay = delay_seconds(options(args, kwargs).get("delaySeconds"))
+        delay = _delay(args, kwargs)
         if self._ack_all:
             log.warning(
                 "Received a call to retryAll() after ackAll() was already called. "
@@ -148,3 +149,11 @@ class MessageBatch(_Items):
 
     def __repr__(self) -> str:
         return f"<MessageBatch {self.queue!r} of {len(self.messages)}>"
+
+
+def _delay(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
+    """The ``delaySeconds`` of a retry call, checked like a send's."""
+    try:
+        return delay_seconds(options(args, kwargs).get("delaySeconds"))
+    except ValueError as exc:
+        raise JsRangeError(str(exc)) from None

@@ -181,7 +181,8 @@ def _show(args: argparse.Namespace, items: list[Peeked]) -> None:
 
 def _preview(data: bytes, kind: str, width: int = 60) -> str:
     try:
-        text = repr(codec.decode(data, kind)) if kind != "text" else data.decode()
+        body = codec.decode(data, kind)
+        text = body if isinstance(body, str) else repr(bytes(body) if kind == "bytes" else body)
     except Exception as exc:  # a body this version cannot read: say so, keep listing
         text = f"<unreadable: {exc}>"
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -10,6 +10,7 @@ workerd gives before the ``queue_expose_error_codes`` flag (Miniflare then shows
 from __future__ import annotations
 
 import datetime as dt
+import math
 import secrets
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -39,7 +40,7 @@ def delay_seconds(value: Any) -> int | None:
     shown = str(value).lower() if isinstance(value, bool) else value
     if isinstance(value, bool) or not isinstance(value, int | float):
         problem = f"Expected number, received {codec.js_typeof(value)}"
-    elif value != int(value):
+    elif not math.isfinite(value) or value != int(value):
         problem = "Expected integer, received float"
     elif value < 0:
         problem = "Number must be greater than or equal to 0"
