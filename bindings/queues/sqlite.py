@@ -305,12 +305,9 @@ class SqliteQueues:
         self._db.close()
 
 
-def _stored(row: tuple[object, ...]) -> Stored:
+def _stored(row: tuple[Any, ...]) -> Stored:
     _, msg_id, timestamp, content_type, body, attempts, origin = row[:7]
-    return Stored(
-        str(msg_id), int(timestamp), str(content_type), bytes(body), int(attempts),  # type: ignore[call-overload]
-        origin if isinstance(origin, str) else None,
-    )  # fmt: skip
+    return Stored(msg_id, timestamp, content_type, bytes(body), attempts, origin)
 
 
 def _state(available_at: int, owner: str | None, now: int) -> str:
