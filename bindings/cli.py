@@ -21,6 +21,7 @@ from bindings.errors import ConfigError
 # Modules that add subcommands; a binding issue adds its line here.
 COMMANDS: list[str] = [
     "bindings.kv.commands",
+    "bindings.queues.cli",
 ]
 
 EXIT_CONFIG = 2

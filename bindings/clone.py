@@ -52,8 +52,13 @@ def _clone(value: Any, memo: dict[int, Any]) -> Any:
         return type(value)(_clone(v, memo) for v in value)
     if isinstance(value, memoryview):
         return value.tobytes()
+    raise clone_error(value)
+
+
+def clone_error(value: Any) -> Exception:
+    """The error structured clone raises for ``value`` (shared with serialisers of its kinds)."""
     if isinstance(value, tuple):
-        raise JsTypeError("Tuples cannot be cloned or sent over RPC; use a list.")
+        return JsTypeError("Tuples cannot be cloned or sent over RPC; use a list.")
     if isinstance(value, bytearray):
-        raise JsTypeError("bytearray cannot be cloned or sent over RPC; use bytes.")
-    raise DataCloneError(f"{type(value).__name__} object could not be cloned.")
+        return JsTypeError("bytearray cannot be cloned or sent over RPC; use bytes.")
+    return DataCloneError(f"{type(value).__name__} object could not be cloned.")

@@ -23,6 +23,8 @@ PLUGINS: list[str] = [
     "bindings.services:ServicesPlugin",
     "bindings.kv:KVPlugin",
     "bindings.ai:AIPlugin",
+    "bindings.queues:QueuesPlugin",
+    "bindings.cron:CronPlugin",
 ]
 
 
