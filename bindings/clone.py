@@ -70,6 +70,8 @@ def _clone(value: Any, memo: dict[int, Any]) -> Any:
 # decoded by the C json module), or b"T" + JSON in which bytes, datetimes, sets and dicts with
 # non-string keys are one-key objects whose key starts with NUL ({"\x00b": base64}).
 _PLAIN, _TAGGED = b"J", b"T"
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_PLAIN_DECODER = json.JSONDecoder(object_pairs_hook=JsDict)
 _MAX_DEPTH = 256
 _SCALARS = (str, int, float, type(None))
 _KEYS = (str, int, float)
@@ -81,18 +83,17 @@ def serialize(value: Any) -> bytes:
     Cycles cannot be serialized (DataCloneError); shared parts come back as separate copies.
     """
     if isinstance(value, _SCALARS) or _is_plain(value, 0):
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        return _PLAIN + text.encode()
-    text = json.dumps(_tagged(value, 0), ensure_ascii=False, separators=(",", ":"))
-    return _TAGGED + text.encode()
+        return _PLAIN + _ENCODER.encode(value).encode()
+    return _TAGGED + _ENCODER.encode(_tagged(value, 0)).encode()
 
 
 def deserialize(data: bytes) -> Any:
     """The value ``serialize`` encoded (dicts come back as JsDict)."""
-    if data[:1] == _PLAIN:
-        return json.loads(data[1:], object_pairs_hook=JsDict)
-    if data[:1] == _TAGGED:
-        return json.loads(data[1:], object_pairs_hook=_untag)
+    text = data.decode()
+    if text[:1] == "J":
+        return _PLAIN_DECODER.decode(text[1:])
+    if text[:1] == "T":
+        return _TAGGED_DECODER.decode(text[1:])
     raise ValueError("not a serialized structured-clone value")
 
 
@@ -164,3 +165,6 @@ def _untag(pairs: list[tuple[str, Any]]) -> Any:
         tag, payload = pairs[0]
         return _UNTAG[tag](payload)
     return JsDict(pairs)
+
+
+_TAGGED_DECODER = json.JSONDecoder(object_pairs_hook=_untag)

@@ -21,7 +21,7 @@ async def fetch(resource: str | Request, /, **init: Any) -> Response:
     """
     fetcher = init.pop("fetcher", None)
     request = resource if isinstance(resource, Request) and not init else Request(resource, **init)
-    gates.release()  # Durable Object writes commit before anything leaves (the output gate)
+    await gates.wait()  # from a Durable Object: its writes commit first (the output gate)
     if fetcher is not None:
         return await fetcher(request)  # type: ignore[no-any-return]
     worker = current_worker.get(None)

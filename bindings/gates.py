@@ -1,40 +1,62 @@
-"""The output gate: nothing leaves the process before pending Durable Object writes commit.
+"""The output gate: what a Durable Object sends out leaves only after its writes commit.
 
-Cloudflare holds every outgoing message of a Durable Object (a response, a fetch, a WebSocket
-message) until the object's writes are confirmed. Hearth gets the same guarantee cheaply: a
-Durable Object's storage registers here when a write opens its implicit transaction, and
-whatever lets data leave calls ``release()`` first, committing every pending transaction.
-Committing another object's writes early is harmless (they would commit at its next await
-anyway), so there is no need to know which object is "current".
+While a Durable Object handles an event, it is the *current gate* (a context variable, so tasks
+the event starts inherit it). Whatever lets data leave asks the current gate first:
+
+- ``await gates.wait()`` before an asynchronous output (an outbound fetch, a service binding or
+  another Durable Object's stub): it resolves when the object's pending writes have committed,
+  in the same group commit as every other write of that turn of the event loop;
+- ``gates.release()`` before a synchronous one (a WebSocket message): it commits now.
+
+Outside a Durable Object there is no gate and both cost one context-variable lookup.
 """
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Awaitable
 from typing import Protocol
 
 
-class Pending(Protocol):
-    """Storage with uncommitted writes: ``flush`` commits them (then calls ``done``) unless an
-    explicit transaction is open, and never raises."""
+class Gate(Protocol):
+    """A Durable Object with possibly uncommitted writes."""
 
-    def flush(self) -> None: ...
+    def flush(self) -> None:
+        """Commit pending writes now (not inside an explicit transaction); never raises."""
 
-
-_pending: set[Pending] = set()
-
-
-def hold(storage: Pending) -> None:
-    """Register ``storage`` until its writes commit (it calls ``done`` when they have)."""
-    _pending.add(storage)
+    def confirmed(self) -> Awaitable[None] | None:
+        """What to await until pending writes commit, or None when nothing is pending."""
 
 
-def done(storage: Pending) -> None:
-    """``storage`` has nothing left to commit."""
-    _pending.discard(storage)
+_current: contextvars.ContextVar[Gate | None] = contextvars.ContextVar(
+    "hearth_output_gate", default=None
+)
 
 
-def release() -> None:
-    """Commit every pending write before something leaves (cheap when nothing is pending)."""
-    if _pending:
-        for storage in tuple(_pending):
-            storage.flush()
+def current() -> Gate | None:
+    return _current.get()
+
+
+def enter(gate: Gate) -> contextvars.Token[Gate | None]:
+    """Make ``gate`` current for the event being handled (undo with ``leave``)."""
+    return _current.set(gate)
+
+
+def leave(token: contextvars.Token[Gate | None]) -> None:
+    _current.reset(token)
+
+
+async def wait() -> None:
+    """Before an asynchronous output: wait until the current object's writes commit."""
+    gate = _current.get()
+    if gate is not None:
+        confirmed = gate.confirmed()
+        if confirmed is not None:
+            await confirmed
+
+
+def release(gate: Gate | None = None) -> None:
+    """Before a synchronous output: commit the writes of ``gate`` (or the current one) now."""
+    gate = gate or _current.get()
+    if gate is not None:
+        gate.flush()

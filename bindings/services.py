@@ -33,7 +33,7 @@ class ServiceBinding:
 
     async def fetch(self, input: str | Request, /, **init: Any) -> Response:
         request = input if isinstance(input, Request) and not init else Request(input, **init)
-        gates.release()  # Durable Object writes commit before anything leaves (the output gate)
+        await gates.wait()  # from a Durable Object: its writes commit first (the output gate)
         target = self._runtime.worker(self._service)
         if self._entrypoint is None:
             return await target.fetch(request)
@@ -53,7 +53,7 @@ class ServiceBinding:
                     "class to call over RPC"
                 ) from None
             check_method(cls, name)
-            gates.release()
+            await gates.wait()
             try:
                 result = await target.call(name, *copy_args(args), entrypoint=self._entrypoint)
             except Exception as exc:

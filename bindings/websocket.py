@@ -13,7 +13,8 @@ Delivery rules:
   ASGI ``send`` when the transport is ready (no task, no queue); only when the transport pushes
   back are later messages queued behind it, in order. That keeps a broadcast loop to the cost
   of the sends themselves.
-- Before a message leaves, pending Durable Object writes commit (``bindings.gates``).
+- A message sent by a Durable Object (or on a socket it accepted) leaves after the object's
+  pending writes commit (``bindings.gates``).
 
 ``forward_upgrade`` and ``deny_upgrade`` let a Starlette ``WebSocketRoute`` hand its upgrade to
 a Durable Object stub, or refuse it with an HTTP response, before accepting it.
@@ -120,6 +121,7 @@ class WebSocket:
         self._tags: tuple[str, ...] = ()
         self._auto_response_at: float | None = None
         self._on_closed: list[Callable[[WebSocket], None]] = []
+        self._gate: gates.Gate | None = None  # the Durable Object whose output gate applies
 
     # -- the JS API -----------------------------------------------------------------------------
 
@@ -132,27 +134,43 @@ class WebSocket:
         if self._state == _ACCEPTED:
             return
         self._state = _ACCEPTED
+        self._gate = gates.current()  # accepted inside a Durable Object: its output gate
         self._kick()
 
     def send(self, message: str | bytes | bytearray | memoryview) -> None:
         """Send a text (str) or binary (bytes-like) message to the other end."""
+        # The broadcast hot path: a handful of attribute checks, then the ASGI send itself.
         if self._closed_out:
             raise JsTypeError("Can't call WebSocket send() after close().")
-        if self._state not in (_ACCEPTED, _HIBERNATABLE):
+        state = self._state
+        if state != _HIBERNATABLE and state != _ACCEPTED:
             raise JsTypeError(
                 "You must call one of accept() or state.acceptWebSocket() on this WebSocket "
                 "before sending messages."
             )
-        if not isinstance(message, str):
-            if not isinstance(message, bytes | bytearray | memoryview):
+        if type(message) is not str:
+            if isinstance(message, str):
+                message = str(message)
+            elif isinstance(message, bytes | bytearray | memoryview):
+                message = bytes(message)
+            else:
                 raise JsTypeError(
                     f"WebSocket.send() takes a str or bytes, not {type(message).__name__}"
                 )
-            message = bytes(message)
         if self.readyState == CLOSED:
             return  # the peer is gone: dropped silently, as workerd does
-        gates.release()
-        self._peer._arrive_sync(("message", message))
+        gate = gates.current() or self._gate
+        if gate is not None:
+            gate.flush()
+        peer = self._peer
+        if peer._asgi_send is not None and not peer._writing and not peer._inbox:
+            peer._drive(
+                {"type": "websocket.send", "text": message}
+                if type(message) is str
+                else {"type": "websocket.send", "bytes": message}
+            )
+        else:
+            peer._arrive_sync(("message", message))
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Close with ``code`` (1000-4999 but 1004, 1005, 1006, 1015) and an optional reason."""
@@ -177,7 +195,7 @@ class WebSocket:
             )
         self._closed_out = True
         self.readyState = CLOSING
-        gates.release()
+        gates.release(gates.current() or self._gate)
         self._peer._arrive_sync(("close", 1005 if code is None else code, reason or "", True))
 
     def addEventListener(self, type: str, listener: Callable[[Any], Any]) -> None:
@@ -221,6 +239,7 @@ class WebSocket:
         self._handler = handler
         self._tags = tags
         self._state = _HIBERNATABLE
+        self._gate = gates.current()
         self._kick()
 
     @property
@@ -346,29 +365,31 @@ class WebSocket:
             log.exception("WebSocket %s handler failed", kind)
 
     def _write(self, event: Event) -> None:
-        """Send an event to the real client through ASGI, without a task when possible."""
+        """Send an event to the real client through ASGI."""
         if event[0] == "message":
             data = event[1]
-            message: Message = (
+            self._drive(
                 {"type": "websocket.send", "text": data}
                 if isinstance(data, str)
                 else {"type": "websocket.send", "bytes": data}
             )
         elif event[0] == "close":
-            message = {"type": "websocket.close", "code": event[1], "reason": event[2]}
-        else:
-            return
+            self._drive({"type": "websocket.close", "code": event[1], "reason": event[2]})
+
+    def _drive(self, message: Message) -> None:
+        """Run the ASGI send of ``message`` without a task: uvicorn writes to the transport
+        without suspending unless it pushes back, and only then does a task finish the write
+        (later messages queue behind it, in order)."""
         if self.readyState == CLOSED or self._asgi_send is None:
             return
         coro: Coroutine[Any, Any, Any] = self._asgi_send(message)  # type: ignore[assignment]
         try:
-            waiting = coro.send(None)  # uvicorn writes to the transport without suspending
+            waiting = coro.send(None)
         except StopIteration:
             return
         except Exception:
             self._lost()
             return
-        # The transport pushed back: finish this write in a task; later ones queue behind it.
         self._writing = True
         asyncio.get_running_loop().create_task(self._finish_write(coro, waiting))
 

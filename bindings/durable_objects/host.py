@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bindings import gates
 from bindings.clone import structured_clone
 from bindings.durable_objects import sql
 from bindings.durable_objects.errors import (
@@ -149,6 +150,7 @@ class ObjectHost:
                 await asyncio.shield(obj.blocker)  # type: ignore[arg-type]
         obj.active += 1
         token = current_worker.set(self.worker)
+        gate = gates.enter(obj)
         try:
             result = invoke(obj, *args)
             if inspect.isawaitable(result):
@@ -164,6 +166,7 @@ class ObjectHost:
                 raise DurableObjectReset(obj.broken)
             await obj.settle()
         finally:
+            gates.leave(gate)
             current_worker.reset(token)
             obj.active -= 1
             obj.last_used = time.monotonic()

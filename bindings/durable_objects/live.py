@@ -138,24 +138,32 @@ class LiveObject:
     # -- the end of an event: the output gate -------------------------------------------------
 
     async def settle(self) -> None:
-        """Commit this event's writes before its result leaves (waiting, if another event holds
-        an explicit transaction open, until it closes)."""
+        """Wait until this event's writes have committed, before its result leaves.
+
+        The commit itself is the ``flush`` scheduled when the writes began, so the writes of
+        every event in the same loop turn commit together. If another event holds an explicit
+        transaction open, that waits until it closes.
+        """
         db = self.db
         if db is None or not db.conn.in_transaction:
             return
-        while db.depth and self.blocker is not None:
-            await asyncio.shield(self.blocker)
-        self.commit()
-
-    def commit(self) -> None:
-        db = self.db
-        if db is None or db.closed:
-            return
         try:
-            db.commit()
-        except Exception as exc:
-            self.fail(exc)
-            raise DurableObjectReset(self.broken or str(exc)) from None
+            await db.committed()
+        except Exception:
+            raise DurableObjectReset(self.broken or "Durable Object storage failed") from None
+
+    # -- bindings.gates.Gate: the output gate for what this object sends out -----------------
+
+    def flush(self) -> None:
+        db = self.db
+        if db is not None and db.conn.in_transaction:
+            db.flush()
+
+    def confirmed(self) -> Awaitable[None] | None:
+        db = self.db
+        if db is None or not db.conn.in_transaction or db.depth:
+            return None  # nothing pending, or an explicit transaction (it commits as a whole)
+        return db.committed()
 
     def fail(self, exc: BaseException) -> None:
         """A commit failed: the object resets to its last committed state."""

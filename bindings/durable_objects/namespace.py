@@ -80,7 +80,8 @@ class DurableObjectStub:
     async def fetch(self, input: str | Request, /, **init: Any) -> Response:
         """Send a request to the object's ``fetch`` (a URL with options, or a Request)."""
         request = input if isinstance(input, Request) and not init else Request(input, **init)
-        gates.release()
+        if gates.current() is not None:
+            await gates.wait()  # a call out of another Durable Object: its output gate
         return await self._host.fetch(self.id, request)
 
     def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
@@ -98,7 +99,8 @@ class DurableObjectStub:
             return missing
 
         async def rpc(*args: Any) -> Any:
-            gates.release()
+            if gates.current() is not None:
+                await gates.wait()  # a call out of another Durable Object: its output gate
             return await host.call(id, name, args)
 
         rpc.__name__ = name

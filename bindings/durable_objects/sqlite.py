@@ -5,9 +5,10 @@ the object's own thread: a storage call never yields, so no other event can inte
 it (the input gate, for free). Invariants the API modules rely on:
 
 - Every write happens inside one implicit transaction, opened by the first write and committed
-  by ``commit()`` (at the end of each event), by ``flush()`` (scheduled on the event loop right
-  after the first write, so it runs as soon as the object awaits anything), or by
-  ``bindings.gates.release()`` before anything leaves the process. That is the output gate.
+  by ``flush()``, which the first write schedules on the event loop: it runs as soon as the
+  object awaits anything, after every event of that turn of the loop has written (group
+  commit). Results and messages wait for it (``committed()``), or force it (``commit()``)
+  before a synchronous output. That is the output gate.
 - Explicit transactions (``transaction``, ``transactionSync``) are savepoints inside it; while
   one is open nothing commits.
 - Values cross this interface as serialized bytes; keys are str and order by UTF-8 bytes
@@ -30,7 +31,6 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bindings import gates
 from bindings.durable_objects.errors import DurableObjectError
 
 KV_TABLE = "_cf_KV"
@@ -82,6 +82,7 @@ class ObjectDatabase:
         conn.set_authorizer(self._authorizer)
         self.depth = 0  # open savepoints
         self.closed = False
+        self._committed: asyncio.Future[None] | None = None
         self._on_failure = on_failure
         tables = {row[0] for row in self._run("SELECT name FROM sqlite_master")}
         self._kv_ready = KV_TABLE in tables
@@ -102,7 +103,6 @@ class ObjectDatabase:
         if self.conn.in_transaction:
             return
         self._run("BEGIN")
-        gates.hold(self)
         with contextlib.suppress(RuntimeError):  # no event loop: the caller commits
             asyncio.get_running_loop().call_soon(self.flush)
 
@@ -111,16 +111,33 @@ class ObjectDatabase:
         if self.depth == 0 and self.conn.in_transaction:
             try:
                 self._run("COMMIT")
-            except BaseException:
-                self.rollback()
+            except BaseException as exc:
+                self._rollback(exc)
                 raise
         if not self.conn.in_transaction:
-            gates.done(self)
+            self._settle(None)
+
+    def committed(self) -> asyncio.Future[None]:
+        """Resolves once the open implicit transaction has committed (fails if it cannot).
+
+        Events that wrote in the same turn of the event loop wait on one future and share one
+        COMMIT (run by the ``flush`` scheduled when the transaction opened): group commit.
+        """
+        if self._committed is None:
+            self._committed = asyncio.get_running_loop().create_future()
+        return self._committed
+
+    def _settle(self, error: BaseException | None) -> None:
+        waiting, self._committed = self._committed, None
+        if waiting is not None and not waiting.done():
+            if error is None:
+                waiting.set_result(None)
+            else:
+                waiting.set_exception(error)
 
     def flush(self) -> None:
         """``commit()`` for the event loop and the output gate: failures reset the object."""
         if self.closed:
-            gates.done(self)
             return
         try:
             self.commit()
@@ -131,10 +148,13 @@ class ObjectDatabase:
 
     def rollback(self) -> None:
         """Drop every uncommitted write (the object is being reset)."""
+        self._rollback(DurableObjectError("the pending writes were rolled back"))
+
+    def _rollback(self, error: BaseException) -> None:
         if self.conn.in_transaction:
             self._run("ROLLBACK")
         self.depth = 0
-        gates.done(self)
+        self._settle(error)
 
     def savepoint(self) -> int:
         self.begin()
@@ -240,7 +260,8 @@ class ObjectDatabase:
         """Drop every table, index, view and trigger (workerd deletes the whole database), keep
         the alarm if asked, and shrink the file back to one page. Commits."""
         alarm = self.get_alarm() if keep_alarm else None
-        self.rollback()  # whatever was pending is about to be deleted anyway
+        if self.conn.in_transaction:  # whatever was pending is about to be deleted anyway
+            self._run("ROLLBACK")
         self.begin()
         self._run("PRAGMA defer_foreign_keys=ON")
         for kind, name in self._run(
@@ -314,8 +335,8 @@ class ObjectDatabase:
         try:
             if self.depth == 0 and self.conn.in_transaction:
                 self._run("COMMIT")
+            self._settle(None)
         finally:
-            gates.done(self)
             self.conn.close()
             os.close(self._lock_fd)
 
