@@ -67,16 +67,17 @@ class DurableObjectsPlugin(BindingPlugin):
                     f"{decl.key}.class_name",
                     f"class {decl.class_name!r} is deleted by the migrations of {where}",
                 )
+            exported = target.main.classes.get(decl.class_name)
+            if exported is not None and issubclass(exported, DurableObject):
+                continue
             value = getattr(target.main.module, decl.class_name, None)
             if value is None:
-                raise worker.config.error(
-                    f"{decl.key}.class_name", f"{where} has no class {decl.class_name!r}"
-                )
-            if not (inspect.isclass(value) and issubclass(value, DurableObject)):
-                raise worker.config.error(
-                    f"{decl.key}.class_name",
-                    f"{decl.class_name!r} in {where} is not a workers.DurableObject subclass",
-                )
+                problem = f"{where} has no class {decl.class_name!r}"
+            elif not (inspect.isclass(value) and issubclass(value, DurableObject)):
+                problem = f"{decl.class_name!r} in {where} is not a workers.DurableObject subclass"
+            else:
+                problem = f"{decl.class_name!r} is not exported by {where} (see its __all__)"
+            raise worker.config.error(f"{decl.key}.class_name", problem)
 
     def host(self, worker: Worker, decl: DurableObjectDecl) -> ObjectHost:
         """The host of the class ``decl`` binds (one per class, shared by every binding)."""
@@ -90,7 +91,7 @@ class DurableObjectsPlugin(BindingPlugin):
             host = self.hosts[key] = ObjectHost(
                 self.runtime,
                 target,
-                getattr(target.main.module, decl.class_name),
+                target.main.classes[decl.class_name],
                 storage_name=storage_name,
                 sqlite=decl.class_name in migrations.sqlite,
                 directory=self.runtime.state_dir / STATE_FOLDER / f"{script}-{storage_name}",

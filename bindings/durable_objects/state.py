@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,18 @@ class DurableObjectState:
         return self._obj.exclusive(fn, reset_on_error=True, limit=BLOCK_TIMEOUT)
 
     def waitUntil(self, awaitable: Awaitable[Any]) -> None:
-        self._obj.host.runtime.tasks.spawn(awaitable)
+        """Keep ``awaitable`` running after the event; the object is not evicted meanwhile."""
+        obj = self._obj
+
+        async def tracked() -> None:
+            obj.active += 1
+            try:
+                await awaitable
+            finally:
+                obj.active -= 1
+                obj.last_used = time.monotonic()
+
+        obj.host.runtime.tasks.spawn(tracked())
 
     def abort(self, reason: str | None = None) -> None:
         """Reset the object now: its uncommitted writes are dropped and its callers get an

@@ -25,6 +25,9 @@ class Renamed(DurableObject):
 
 class NotAnObject:
     pass
+
+class _Hidden(DurableObject):
+    pass
 """
 
 
@@ -72,6 +75,8 @@ async def test_both_wrangler_spellings(hearth, tmp_path, bindings, migrations):
      "durable_objects.bindings[0].class_name", "has no class 'Missing'"),
     ('[[durable_objects.bindings]]\nname = "R"\nclass_name = "NotAnObject"\n',
      "durable_objects.bindings[0].class_name", "is not a workers.DurableObject subclass"),
+    ('[[durable_objects.bindings]]\nname = "R"\nclass_name = "_Hidden"\n',
+     "durable_objects.bindings[0].class_name", "is not exported by"),
     ('[[durable_objects.bindings]]\nname = "R"\nclass_name = "Room"\nscript_name = "nobody"\n',
      "durable_objects.bindings[0].script_name", "no worker named 'nobody'"),
     ('[[durable_objects.bindings]]\nname = "R"\nclass_name = "Room"\n'

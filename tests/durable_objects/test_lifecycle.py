@@ -11,6 +11,7 @@ from bindings.testing import runInDurableObject
 from tests.durable_objects.conftest import worker_config
 
 SOURCE = """
+import asyncio
 import itertools
 from workers import DurableObject, Response, WorkerEntrypoint
 
@@ -31,11 +32,18 @@ class Thing(DurableObject):
     async def remember(self, value):
         await self.ctx.storage.put("v", value)
 
-    async def recall(self):
-        return await self.ctx.storage.get("v")
+    async def recall(self, key="v"):
+        return await self.ctx.storage.get(key)
 
     async def worker_name(self):
         return self.env.NAME
+
+    async def write_later(self, value):
+        async def later():
+            await asyncio.sleep(0.6)  # three idle periods after the call returned
+            await self.ctx.storage.put({"v": value, "writer": self.instance})
+        self.ctx.waitUntil(later())
+        return self.instance
 """
 
 
@@ -69,6 +77,16 @@ async def test_objects_in_use_are_not_evicted(do_app):
 
     first = await stub.instance_number()
     assert await runInDurableObject(stub, long_event) == first
+
+
+async def test_wait_until_work_keeps_the_object_alive(do_app):
+    h = await do_app(SOURCE, bindings={"THING": "Thing"},
+                     hearth={"durable_objects": {"idle_timeout": 0.2}})  # fmt: skip
+    stub = h.env().THING.getByName("later")
+    first = await stub.write_later("written after the response")
+    await h.runtime.tasks.drain(10)
+    assert await stub.recall() == "written after the response"
+    assert await stub.recall("writer") == first  # the same instance: not evicted meanwhile
 
 
 async def test_the_default_idle_timeout_keeps_objects(do_app):
