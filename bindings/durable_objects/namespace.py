@@ -98,7 +98,12 @@ class DurableObjectStub:
 
             return missing
 
-        async def rpc(*args: Any) -> Any:
+        async def rpc(*args: Any, **kwargs: Any) -> Any:
+            if kwargs:
+                raise JsTypeError(
+                    f"RPC method {name}() takes positional arguments only (Cloudflare would "
+                    f"pass {sorted(kwargs)} as one trailing dict)"
+                )
             if gates.current() is not None:
                 await gates.wait()  # a call out of another Durable Object: its output gate
             return await host.call(id, name, args)
