@@ -115,6 +115,7 @@ class WebSocket:
         self._handler: SocketHandler | None = None
         self._asgi_send: Send | None = None
         self._writing = False  # a write is suspended on the transport: queue behind it
+        self._writer: asyncio.Task[None] | None = None  # the task finishing that write
         self._closed_out = False  # this end called close()
         self._close_seen = False  # a close event was delivered to this end
         self._attachment: bytes | None = None
@@ -391,7 +392,7 @@ class WebSocket:
             self._lost()
             return
         self._writing = True
-        asyncio.get_running_loop().create_task(self._finish_write(coro, waiting))
+        self._writer = asyncio.get_running_loop().create_task(self._finish_write(coro, waiting))
 
     async def _finish_write(self, coro: Coroutine[Any, Any, Any], waiting: Any) -> None:
         try:
@@ -410,6 +411,7 @@ class WebSocket:
             self._lost()
         finally:
             self._writing = False
+            self._writer = None
 
     def _lost(self) -> None:
         """The real client is gone: later sends to it are dropped."""

@@ -66,7 +66,8 @@ class HibernationGroup:
         return list(self._by_tag.get(tag, ()))
 
     def _forget(self, ws: WebSocket) -> None:
-        if self.sockets.pop(ws, 0) is None:
+        if ws in self.sockets:
+            del self.sockets[ws]
             for tag in ws._tags:
                 members = self._by_tag.get(tag)
                 if members is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import logging
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from bindings.durable_objects.sqlite import ObjectDatabase
     from bindings.websocket import WebSocket
 
+log = logging.getLogger("hearth")
+
 MAX_BLOCK_DEPTH = 64
 BLOCK_TIMEOUT = 30.0  # seconds a blockConcurrencyWhile() may run before the object is reset
 CONSTRAINT_RESET = (
@@ -40,7 +43,7 @@ TOO_LONG = (
 
 # The object whose gate the current task holds, and how deeply blockConcurrencyWhile is nested.
 _holding: contextvars.ContextVar[tuple[LiveObject, int] | None] = contextvars.ContextVar(
-    "hearth_do_gate", default=None
+    "hearth_do_exclusive", default=None
 )
 
 
@@ -128,6 +131,7 @@ class LiveObject:
                 raise DurableObjectReset(TOO_LONG) from None
         except BaseException as exc:
             if reset_on_error and not isinstance(exc, DurableObjectReset):
+                log.warning("blockConcurrencyWhile() failed: %s was reset", self.id, exc_info=exc)
                 self.reset(f"{type(exc).__name__}: {exc}")
             raise
         finally:

@@ -101,6 +101,8 @@ class DurableObjectsPlugin(BindingPlugin):
         return host
 
     async def open(self) -> None:
+        if not self.runtime.workers:
+            return  # a command opening bindings without loading mains: no objects to host
         self.scheduler = AlarmScheduler(self.runtime.clock)
         hosts = [self.host(worker, decl) for worker, decl in self._decls()]
         self.scheduler.start(list(dict.fromkeys(hosts)))

@@ -33,6 +33,17 @@ class Room(DurableObject):
 """
 
 
+def test_the_pair_is_importable_from_workers_and_js():
+    import js
+    import workers
+    from bindings import websocket
+
+    assert workers.WebSocketPair is js.WebSocketPair is websocket.WebSocketPair
+    assert workers.WebSocketRequestResponsePair is js.WebSocketRequestResponsePair
+    client, server = js.WebSocketPair.new().object_values()
+    assert client._peer is server
+
+
 async def settle():
     for _ in range(20):
         await asyncio.sleep(0)
