@@ -35,6 +35,7 @@ class Room(DurableObject):
 
 def test_the_pair_is_importable_from_workers_and_js():
     import js
+
     import workers
     from bindings import websocket
 
