@@ -19,6 +19,7 @@ from benchmarks._util import (
     fmt,
     hearth_argv,
     load,
+    load_rows,
     new_port,
     ops_per_sec,
     process,
@@ -62,13 +63,8 @@ def run(opts: Options) -> None:
     print()
     table(
         ["HTTP: DO counter increment", "req/s", "p50 ms", "p99 ms", "vs bare"],
-        [
-            ["bare Starlette + SQLite", fmt(bare.rps), fmt(bare.p50_ms, 2), fmt(bare.p99_ms, 2),
-             "1.00x"],
-            ["Hearth, stub RPC to a DO", fmt(hearth.rps), fmt(hearth.p50_ms, 2),
-             fmt(hearth.p99_ms, 2), f"{hearth.rps / bare.rps:.2f}x"],
-        ],
-    )  # fmt: skip
+        load_rows(bare, [("Hearth, stub RPC to a DO", hearth)], "bare Starlette + SQLite"),
+    )
     print(f"\nload: {hearth.tool}, {opts.connections} connections, {opts.duration:g}s each;"
           " Miniflare does about 2.0k req/s on this scenario")  # fmt: skip
 
