@@ -186,6 +186,12 @@ class LiveObject:
             db.abandon()
         self.host.forget(self)
 
+    def idle_for(self, now: float) -> float:
+        """Seconds since the last event, or 0 while anything keeps the object in memory."""
+        if self.active or self.blocker is not None or self.sockets or self.broken is not None:
+            return 0.0
+        return now - self.last_used
+
     def evict(self) -> None:
         """Idle eviction: commit and close; this instance is never used again."""
         self.broken = "This Durable Object instance was evicted; use a stub to reach it again."

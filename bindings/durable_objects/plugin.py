@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -121,9 +120,8 @@ class DurableObjectsPlugin(BindingPlugin):
         idle = self.settings.idle_timeout
         while True:
             await asyncio.sleep(min(1.0, idle / 4))
-            now = time.monotonic()
             for host in list(self.hosts.values()):
-                host.evict_idle(now, idle)
+                await host.evict_idle(idle)
 
     async def close(self) -> None:
         if self._sweeper is not None:
