@@ -420,12 +420,14 @@ class WebSocket:
 
 
 async def _resume(coro: Coroutine[Any, Any, Any], waiting: Any) -> None:
-    """Run a coroutine that was started by hand (``coro.send(None)``) and then suspended on
-    ``waiting`` to completion, as an asyncio Task would."""
+    """Finish a coroutine that was started by hand (``coro.send(None)``) and suspended on the
+    future ``waiting``, as an asyncio Task would: take the future over (clear its blocking
+    flag, which a Task clears when a coroutine yields it), wait for it, resume the coroutine."""
     while True:
         if waiting is None:
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # a bare yield
         else:
+            waiting._asyncio_future_blocking = False
             await waiting
         try:
             waiting = coro.send(None)

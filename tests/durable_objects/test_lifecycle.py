@@ -128,3 +128,17 @@ async def test_classes_are_shared_across_workers_with_script_name(hearth, tmp_pa
     assert await theirs.recall() == "from owner"
     assert await theirs.instance_number() == await mine.instance_number()
     assert await theirs.worker_name() == "owner"  # env of the worker defining the class
+
+
+@pytest.mark.parametrize(("setting", "pragma"), [(None, 1), ("FULL", 2)])
+async def test_synchronous_setting(do_app, setting, pragma):
+    hearth = {"durable_objects": {"synchronous": setting}} if setting else None
+    h = await do_app(SOURCE, bindings={"THING": "Thing"}, hearth=hearth)
+
+    def mode(instance, ctx):
+        db = ctx.storage._owner.database()
+        return db.conn.execute("PRAGMA synchronous").fetchone()[0], db.conn.execute(
+            "PRAGMA journal_mode"
+        ).fetchone()[0]
+
+    assert await runInDurableObject(h.env().THING.getByName("s"), mode) == (pragma, "wal")

@@ -208,3 +208,30 @@ async def test_a_worker_can_talk_to_an_object_over_an_in_process_socket(do_app):
             break
         await asyncio.sleep(0.005)
     assert await stub.read("closed") == [4001, "done", True]
+
+
+async def test_bridge_keeps_order_when_the_transport_pushes_back():
+    """A send that suspends (a full transport) queues later messages behind it, in order."""
+    client, server = WebSocketPair()
+    server.accept()
+    inbound: asyncio.Queue = asyncio.Queue()
+    await inbound.put({"type": "websocket.connect"})
+    sent, gate = [], asyncio.Event()
+
+    async def send(message):
+        if message.get("text") == "slow":
+            await gate.wait()
+        sent.append(message.get("text", message["type"]))
+
+    bridge = asyncio.ensure_future(client._bridge({"type": "websocket"}, inbound.get, send))
+    await settle()
+    for text in ("a", "slow", "b", "c"):
+        server.send(text)
+    await settle()
+    assert sent == ["websocket.accept", "a"]
+    gate.set()
+    await settle()
+    assert sent == ["websocket.accept", "a", "slow", "b", "c"]
+    await inbound.put({"type": "websocket.disconnect", "code": 1000})
+    await bridge
+    assert server.readyState == 3
