@@ -93,6 +93,8 @@ def __getattr__(name: str) -> Any:
         return _worker().env
     if name in ("WebSocketPair", "WebSocketRequestResponsePair"):
         return getattr(importlib.import_module("bindings.websocket"), name)
+    if name == "caches":
+        return importlib.import_module("bindings.cache").caches
     raise AttributeError(f"module 'workers' has no attribute {name!r}")
 
 

@@ -6,16 +6,26 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from bindings.websocket import forward_upgrade
-from workers import DurableObject, Response, WebSocketPair
+from workers import DurableObject, WebSocketPair
+from workers import Response as WorkerResponse
+
+KV_KEY = "bench-key"  # seeded by the kv suite with `python -m bindings kv key put`
 
 
 async def hello(request: Request) -> JSONResponse:
     return JSONResponse({"hello": "world"})
+
+
+async def kv_get(request: Request) -> Response:
+    value = await request.scope["env"].KV.get(KV_KEY)
+    if value is None:
+        return PlainTextResponse("not found", status_code=404)
+    return PlainTextResponse(value)
 
 
 class Counter(DurableObject):
@@ -33,10 +43,10 @@ class Counter(DurableObject):
 class Room(DurableObject):
     """A chat room: every message is sent to every hibernatable socket in the room."""
 
-    async def fetch(self, request: Any) -> Response:
+    async def fetch(self, request: Any) -> WorkerResponse:
         client, server = WebSocketPair()
         self.ctx.acceptWebSocket(server)
-        return Response(None, status=101, web_socket=client)
+        return WorkerResponse(None, status=101, web_socket=client)
 
     async def webSocketMessage(self, ws: Any, message: str | bytes) -> None:
         for peer in self.ctx.getWebSockets():
@@ -54,6 +64,7 @@ async def room(websocket: WebSocket) -> None:
 
 routes = [
     Route("/hello", hello),
+    Route("/kv/get", kv_get),
     Route("/do/increment", do_increment),
     WebSocketRoute("/do/room", room),
 ]
