@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from bindings import gates
 from bindings.clone import deserialize, serialize
 from bindings.errors import JsException, JsRangeError, JsTypeError
-from bindings.headers import HeadersInit
+from bindings.headers import Headers, HeadersInit
 from bindings.request import Request
 from bindings.response import Response
 from bindings.types import Message, Receive, Scope, Send
@@ -55,10 +55,14 @@ Event = tuple[Any, ...]  # ("message", data) | ("close", code, reason, was_clean
 
 
 class InvalidAccessError(JsException):
+    """workerd's DOMInvalidAccessError (a bad close code)."""
+
     js_name = "InvalidAccessError"
 
 
-class SyntaxError_(JsException):
+class DOMSyntaxError(JsException):
+    """workerd's DOMSyntaxError (a close reason over 123 bytes)."""
+
     js_name = "SyntaxError"
 
 
@@ -180,7 +184,7 @@ class WebSocket:
         ):
             raise InvalidAccessError(f"Invalid WebSocket close code: {code}.")
         if reason is not None and len(reason.encode()) > MAX_CLOSE_REASON_BYTES:
-            raise SyntaxError_(
+            raise DOMSyntaxError(
                 "WebSocket close reason must not be longer than 123 bytes when UTF-8 encoded."
             )
         if reason is not None and code is None:
@@ -533,6 +537,7 @@ async def forward_upgrade(
     service binding): its ``fetch`` gets the upgrade request (with ``url`` and extra
     ``headers`` if given, e.g. the authenticated user) and its answer is served — a 101 is
     bridged to the client, any other response refuses the upgrade with that HTTP response.
+    ``headers`` replace the client's headers of the same name.
 
     Call it before ``websocket.accept()``::
 
@@ -546,12 +551,10 @@ async def forward_upgrade(
     """
     request = Request._from_asgi(websocket.scope, websocket.receive)
     if url is not None or headers is not None:
-        merged = request.headers
-        if headers is not None:
-            merged = type(merged)(merged)
-            for name, value in type(merged)(headers).items():
-                merged.set(name, value)
-        request = Request(url or request.url, headers=merged, method="GET")
+        merged = Headers(request.headers)
+        for name, value in Headers(headers).items():
+            merged.set(name, value)  # replaced, so a client cannot send its own x-user-id
+        request = Request(url or request.url, headers=merged)
     response = await target.fetch(request)
     await serve(response, websocket.scope, websocket.receive, websocket.send)
 

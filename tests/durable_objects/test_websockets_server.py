@@ -54,8 +54,9 @@ def test_starlette_route_forwards_or_refuses_the_upgrade(srv):
         connect(ws_url(srv, "/s/r2?user=eve"))
     assert info.value.response.status_code == 401
     assert json.loads(info.value.response.body) == {"error": "Unauthorized"}
-    with connect(ws_url(srv, "/s/r2?token=secret&user=bob")) as ws:
-        assert recv_json(ws) == {"welcome": "bob"}  # the user header set by the app arrived
+    spoofed = {"x-user": "mallory"}  # the app's header replaces the client's own
+    with connect(ws_url(srv, "/s/r2?token=secret&user=bob"), additional_headers=spoofed) as ws:
+        assert recv_json(ws) == {"welcome": "bob"}
 
 
 def test_hibernation_round_trip(srv):
