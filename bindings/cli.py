@@ -22,6 +22,7 @@ from bindings.errors import ConfigError
 COMMANDS: list[str] = [
     "bindings.kv.commands",
     "bindings.queues.cli",
+    "bindings.durable_objects.commands",
 ]
 
 EXIT_CONFIG = 2

@@ -25,6 +25,7 @@ PLUGINS: list[str] = [
     "bindings.ai:AIPlugin",
     "bindings.queues:QueuesPlugin",
     "bindings.cron:CronPlugin",
+    "bindings.durable_objects:DurableObjectsPlugin",
 ]
 
 

@@ -8,6 +8,8 @@ an httpx client bound to the host (``SELF``) — no socket, no lifespan trickery
         assert (await h.SELF.get("/products")).status_code == 200
 
 ``hearth`` is a pytest fixture (enable with ``pytest_plugins = ["bindings.testing"]``).
+``runInDurableObject`` and ``runDurableObjectAlarm`` reach inside a Durable Object, as
+Cloudflare's ``cloudflare:test`` helpers do.
 ``ServerProcess`` runs the real command line in a subprocess for tests that need sockets,
 WebSockets or a ``kill -9``. ``require_service`` skips a test whose service is missing, or fails
 it when ``HEARTH_REQUIRE_SERVICES=1`` (CI).
@@ -116,6 +118,21 @@ async def hearth(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Hearth
     yield make
     for instance in reversed(made):
         await instance.aclose()
+
+
+async def runInDurableObject(stub: Any, fn: Callable[[Any, Any], Any]) -> Any:
+    """Run ``fn(instance, ctx)`` inside ``stub``'s live object, as one of its events (the input
+    and output gates apply); returns what ``fn`` returns (awaited if it is a coroutine)."""
+    return await stub._host.run_in(stub.id, fn)
+
+
+async def runDurableObjectAlarm(stub: Any) -> bool:
+    """Run ``stub``'s object's alarm now if it has one; True if it ran. An error raised by
+    ``alarm()`` is raised here (the alarm then stays set)."""
+    run = await stub._host.run_alarm(stub.id.toString(), 0, force=True)
+    if run.error is not None:
+        raise run.error
+    return run.outcome in ("ok", "replaced")
 
 
 def require_service(name: str, available: bool, how: str = "") -> None:

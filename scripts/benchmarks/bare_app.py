@@ -59,5 +59,30 @@ async def kv_get(request: Request) -> Response:
     return PlainTextResponse(value.decode())
 
 
-routes = [Route("/hello", hello), Route("/kv/get", kv_get)]
+# /do/increment: the closest direct equivalent of Hearth's Durable Object counter: one SQLite
+# file (WAL, synchronous=NORMAL) used on the event-loop thread, a row read, written and committed
+# per request. What it leaves out is what the DO adds: the stub, the RPC copies, the gates.
+_db = sqlite3.connect(
+    os.path.join(tempfile.mkdtemp(prefix="bare-counter-"), "counter.sqlite"),
+    isolation_level=None,
+)
+_db.execute("PRAGMA journal_mode=WAL")
+_db.execute("PRAGMA synchronous=NORMAL")
+_db.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value INTEGER)")
+
+
+async def do_increment(request: Request) -> JSONResponse:
+    _db.execute("BEGIN")
+    row = _db.execute("SELECT value FROM kv WHERE key = 'n'").fetchone()
+    n = (row[0] if row else 0) + 1
+    _db.execute("INSERT OR REPLACE INTO kv VALUES ('n', ?)", (n,))
+    _db.execute("COMMIT")
+    return JSONResponse({"n": n})
+
+
+routes = [
+    Route("/hello", hello),
+    Route("/kv/get", kv_get),
+    Route("/do/increment", do_increment),
+]
 app = Starlette(routes=routes)
