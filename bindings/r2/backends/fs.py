@@ -31,7 +31,7 @@ from typing import Any
 from bindings.body import ReadableStream, stream_of
 from bindings.r2.backends import Check, NewObject, Page, Part, Record, Upload, UploadStatus
 from bindings.r2.errors import R2Error, R2InternalError, R2InvalidPart, R2NoSuchUpload
-from bindings.r2.payload import Payload
+from bindings.r2.payload import Digests, Payload
 
 INLINE_BYTES = 64 * 1024  # values up to this size are read and written in one go, no thread
 READ_CHUNK_BYTES = 1024 * 1024  # chunk size of streamed reads
@@ -140,35 +140,48 @@ class FsBackend:
     def _path(self, blob: str) -> str:
         return f"{self._blobs}/{blob[:2]}/{blob}"
 
-    async def _store(self, payload: Payload) -> tuple[str, Any]:
-        """Write a payload to a new blob; returns its name and digests (nothing on failure)."""
+    async def _store(self, payload: Payload) -> tuple[str, Digests]:
+        """Write a payload to a new blob; returns its name and digests (nothing on failure).
+
+        Only storage errors are translated: an error of the caller's stream passes unchanged.
+        """
         blob = secrets.token_hex(16)
         tmp = f"{self._tmp}/{blob}"
         if payload.data is not None and len(payload.data) <= INLINE_BYTES:
             digests = payload.hash_now()
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            try:
-                _write_all(fd, payload.data)
-                if self.durable:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
+            with _guard():
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                try:
+                    _write_all(fd, payload.data)
+                    if self.durable:
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
         else:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with _guard():
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 async for chunk in payload.chunks():
-                    if len(chunk) > INLINE_BYTES:
-                        await asyncio.to_thread(_write_all, fd, chunk)
-                    else:
-                        _write_all(fd, chunk)
+                    with _guard():
+                        if len(chunk) > INLINE_BYTES:
+                            await asyncio.to_thread(_write_all, fd, chunk)
+                        else:
+                            _write_all(fd, chunk)
                 digests = payload.finish()
                 if self.durable:
-                    await asyncio.to_thread(os.fsync, fd)
+                    with _guard():
+                        await asyncio.to_thread(os.fsync, fd)
             except BaseException:
                 os.close(fd)
                 os.unlink(tmp)
                 raise
             os.close(fd)
+        with _guard():
+            self._place(tmp, blob)
+        return blob, digests
+
+    def _place(self, tmp: str, blob: str) -> None:
+        """Rename a finished write into ``blobs/`` (fsyncing the folder when durable)."""
         folder = blob[:2]
         if folder not in self._dirs:
             os.makedirs(f"{self._blobs}/{folder}", exist_ok=True)
@@ -180,7 +193,6 @@ class FsBackend:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
-        return blob, digests
 
     def _free(self, blobs: list[str]) -> None:
         for blob in blobs:
@@ -240,8 +252,8 @@ class FsBackend:
         raise R2InternalError(detail="the object kept changing while it was being opened")
 
     async def put(self, obj: NewObject, payload: Payload, check: Check | None) -> Record | None:
+        blob, digests = await self._store(payload)
         with _guard():
-            blob, digests = await self._store(payload)
             record = Record(obj.key, obj.version, digests.size, digests.md5, obj.uploaded,
                             obj.http_metadata, obj.custom_metadata, digests.checksums)  # fmt: skip
             key = _k(obj.key)
@@ -376,7 +388,8 @@ class FsBackend:
         with _guard():
             if self._state(key, upload_id) != ACTIVE:
                 raise R2NoSuchUpload()
-            blob, digests = await self._store(payload)
+        blob, digests = await self._store(payload)
+        with _guard():
             part = Part(number, secrets.token_urlsafe(24), digests.size, digests.md5)
             try:
                 with self._tx() as db:

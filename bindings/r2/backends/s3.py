@@ -73,7 +73,7 @@ _HTTP = {"contentType": "ContentType", "contentLanguage": "ContentLanguage",
          "cacheControl": "CacheControl", "cacheExpiry": "Expires"}  # fmt: skip
 _PLAIN_KEY = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
-_NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+_NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
 _TRANSLATE: dict[str, type[R2Error]] = {
     "NoSuchUpload": R2NoSuchUpload,
     "InvalidPart": R2InvalidPart,
@@ -104,6 +104,19 @@ def _guard() -> Iterator[None]:
         raise
 
 
+_session: Any = None
+
+
+def _shared_session() -> Any:
+    """One aiobotocore session per process: it caches the parsed S3 service model."""
+    global _session
+    if _session is None:
+        from aiobotocore.session import get_session
+
+        _session = get_session()
+    return _session
+
+
 class S3Clients:
     """The process's aiobotocore clients: one per distinct endpoint, region and credentials."""
 
@@ -116,7 +129,6 @@ class S3Clients:
         client = self._clients.get(ident)
         if client is None:
             from aiobotocore.config import AioConfig
-            from aiobotocore.session import get_session
 
             region = (
                 store.region
@@ -134,7 +146,7 @@ class S3Clients:
                 retries={"max_attempts": 3, "mode": "standard"},
             )
             client = await self._stack.enter_async_context(
-                get_session().create_client(
+                _shared_session().create_client(
                     "s3",
                     endpoint_url=store.endpoint,
                     region_name=region,
@@ -235,10 +247,11 @@ async def _prepare(payload: Payload) -> tuple[bytes | IO[bytes], Digests]:
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115
     try:
         async for chunk in payload.chunks():
-            if len(chunk) > INLINE_BYTES:
-                await asyncio.to_thread(spool.write, chunk)
-            else:
-                spool.write(chunk)
+            with _guard():  # a spool write error is ours; the stream's errors pass unchanged
+                if len(chunk) > INLINE_BYTES:
+                    await asyncio.to_thread(spool.write, chunk)
+                else:
+                    spool.write(chunk)
         digests = payload.finish()
     except BaseException:
         spool.close()
@@ -313,8 +326,8 @@ class S3Backend:
         return resp
 
     async def put(self, obj: NewObject, payload: Payload, check: Check | None) -> Record | None:
+        body, digests = await _prepare(payload)
         with _guard():
-            body, digests = await _prepare(payload)
             try:
                 if check is not None and not check(await self.head(obj.key)):
                     return None
@@ -420,7 +433,18 @@ class S3Backend:
         if s3_id is None:
             raise R2NoSuchUpload()
         with _guard():
-            body, digests = await _prepare(payload)
+            # Not every S3 server answers a part for a finished upload with NoSuchUpload (moto
+            # fails with a 500 that botocore retries): ask first, with a one-part listing.
+            try:
+                await self._client.list_parts(
+                    Bucket=self._bucket, Key=self._key(key), UploadId=s3_id, MaxParts=1
+                )
+            except ClientError as exc:
+                if _code(exc) in _NOT_FOUND:
+                    raise R2NoSuchUpload() from exc
+                raise
+        body, digests = await _prepare(payload)
+        with _guard():
             try:
                 resp = await self._client.upload_part(
                     Bucket=self._bucket, Key=self._key(key), UploadId=s3_id, PartNumber=number,
