@@ -145,7 +145,7 @@ def test_etag_header_parser():
         with pytest.raises(JsException) as info:
             parse_etag_header(header)
         assert str(info.value) == text
-    with pytest.raises(JsException, match="^Invalid ETag in if-match header$"):
+    with pytest.raises(JsException, match=r"^Invalid ETag in if-match header$"):
         conditional_option(Headers({"If-Match": "garbage"}))
-    with pytest.raises(JsException, match="^Invalid ETag in if-none-match header$"):
+    with pytest.raises(JsException, match=r"^Invalid ETag in if-none-match header$"):
         conditional_option(Headers({"If-None-Match": "garbage"}))
