@@ -19,7 +19,9 @@ from bindings.config import DEFAULT_CONFIG, Config, load
 from bindings.errors import ConfigError
 
 # Modules that add subcommands; a binding issue adds its line here.
-COMMANDS: list[str] = []
+COMMANDS: list[str] = [
+    "bindings.r2.cli",
+]
 
 EXIT_CONFIG = 2
 
