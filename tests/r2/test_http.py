@@ -100,8 +100,10 @@ async def test_ranges(h, header, status, body, content_range):
     assert r.headers["content-length"] == str(len(body))
 
 
-@pytest.mark.parametrize(("key", "header"), [("a.txt", "bytes=26-"), ("a.txt", "bytes=-0"),
-                                             ("empty", "bytes=0-"), ("empty", "bytes=-1")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("key", "header"),
+    [("a.txt", "bytes=26-"), ("a.txt", "bytes=-0"), ("empty", "bytes=0-"), ("empty", "bytes=-1")],
+)
 async def test_unsatisfiable_ranges_are_416(h, key, header):
     r = await h.SELF.get(f"/media/{key}", headers={"Range": header})
     size = 26 if key == "a.txt" else 0

@@ -63,7 +63,8 @@ def test_s3_bucket_defaults_to_the_bucket_name(tmp_path):
           "bucket_name": "a"})]}, "hearth.r2.endpont", "unknown key"),
         ({"workers": [worker({"binding": "A", "bucket_name": "a"}),
                       worker({"binding": "B", "bucket_name": "a", "backend": "s3"}, name="v")]},
-         "workers[1].r2_buckets[0]", "bucket 'a' is stored differently in workers[0].r2_buckets[0]"),
+         "workers[1].r2_buckets[0]",
+         "bucket 'a' is stored differently in workers[0].r2_buckets[0]"),
     ],
 )  # fmt: skip
 async def test_config_errors_name_the_key(tmp_path, hearth, doc, where, problem):
