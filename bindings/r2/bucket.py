@@ -82,6 +82,8 @@ def _operation(op: str) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awa
 
 def _options(args: tuple[Any, ...], kwargs: dict[str, Any], allowed: frozenset[str],
              method: str) -> dict[str, Any]:  # fmt: skip
+    if not args and not kwargs:
+        return {}
     opts = options(args, kwargs)
     for name in opts:
         if name not in allowed:

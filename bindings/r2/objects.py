@@ -148,7 +148,7 @@ class R2Object(_Fields):
         "key", "version", "size", "etag", "httpEtag", "checksums", "uploaded", "httpMetadata",
         "customMetadata", "range", "storageClass", "ssecKeyMd5",
     )  # fmt: skip
-    __slots__ = ("_record", "customMetadata", "httpMetadata", "range")
+    __slots__ = ("_custom", "_http", "_record", "range")
 
     def __init__(
         self,
@@ -160,8 +160,20 @@ class R2Object(_Fields):
     ) -> None:
         self._record = record
         self.range = JsDict(offset=range[0], length=range[1]) if range is not None else None
-        self.httpMetadata = _http_view(record.http_metadata) if http else JsDict()
-        self.customMetadata = JsDict(record.custom_metadata) if custom else JsDict()
+        self._http: JsDict | bool = http  # built on first access
+        self._custom: JsDict | bool = custom
+
+    @property
+    def httpMetadata(self) -> JsDict:
+        if not isinstance(self._http, JsDict):
+            self._http = _http_view(self._record.http_metadata) if self._http else JsDict()
+        return self._http
+
+    @property
+    def customMetadata(self) -> JsDict:
+        if not isinstance(self._custom, JsDict):
+            self._custom = JsDict(self._record.custom_metadata) if self._custom else JsDict()
+        return self._custom
 
     @property
     def key(self) -> str:

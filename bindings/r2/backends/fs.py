@@ -68,9 +68,31 @@ def _s(key: bytes) -> str:
     return key.decode("utf-8", "surrogatepass")
 
 
+def _dict(text: str) -> dict[str, Any]:
+    return {} if text == "{}" else json.loads(text)
+
+
 def _record(row: tuple[Any, ...]) -> Record:
-    return Record(_s(row[0]), row[1], row[2], row[3], row[4], json.loads(row[5]),
-                  json.loads(row[6]), json.loads(row[7]))  # fmt: skip
+    etag = row[3]
+    checksums = _dict(row[7])  # the stored extra (SHA) checksum, if any
+    if "-" not in etag:  # a single-part object's etag is its MD5
+        checksums = {"md5": etag, **checksums}
+    return Record(_s(row[0]), row[1], row[2], etag, row[4], _dict(row[5]), _dict(row[6]),
+                  checksums)  # fmt: skip
+
+
+def _extra_checksums(checksums: dict[str, str]) -> str:
+    extra = {name: value for name, value in checksums.items() if name != "md5"}
+    return json.dumps(extra) if extra else "{}"
+
+
+def _encode_blobs(blobs: list[list[Any]]) -> str:
+    """The ``blobs`` column: a single blob's bare name, or JSON ``[[name, size], ...]``."""
+    return blobs[0][0] if len(blobs) == 1 else json.dumps(blobs)
+
+
+def _decode_blobs(text: str, size: int) -> list[list[Any]]:
+    return json.loads(text) if text.startswith("[") else [[text, size]]
 
 
 def _after_prefix(prefix: bytes) -> bytes | None:
@@ -97,13 +119,19 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[os.write(fd, view) :]
 
 
-@contextlib.contextmanager
-def _guard() -> Iterator[None]:
-    """Storage failures become R2InternalError (10001), chained to the cause."""
-    try:
-        yield
-    except (sqlite3.Error, OSError) as exc:
-        raise R2InternalError() from exc
+class _Guard:
+    """``with _guard:`` storage failures become R2InternalError (10001), chained to the cause."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> None:  # fmt: skip
+        if exc is not None and isinstance(exc, sqlite3.Error | OSError):
+            raise R2InternalError() from exc
+
+
+_guard = _Guard()
 
 
 class FsBackend:
@@ -112,10 +140,10 @@ class FsBackend:
     def __init__(self, root: Path, *, durable: bool = False) -> None:
         self.root = root
         self.durable = durable
-        self._blobs = root / "blobs"
-        self._tmp = root / "tmp"
-        self._tmp.mkdir(parents=True, exist_ok=True)
-        self._blobs.mkdir(exist_ok=True)
+        self._blobs = str(root / "blobs")
+        self._tmp = str(root / "tmp")
+        os.makedirs(self._tmp, exist_ok=True)
+        os.makedirs(self._blobs, exist_ok=True)
         self._dirs: set[str] = set()
         self._in_use: dict[str, int] = {}  # blob -> multipart reads in flight (this process)
         self._doomed: set[str] = set()  # freed while in use: unlinked on release
@@ -123,6 +151,7 @@ class FsBackend:
         self.db.execute("PRAGMA busy_timeout = 10000")
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+        self.db.execute("PRAGMA mmap_size = 67108864")  # index reads without read() calls
         self.db.executescript(SCHEMA)
         self._sweep_tmp()
 
@@ -149,7 +178,7 @@ class FsBackend:
         tmp = f"{self._tmp}/{blob}"
         if payload.data is not None and len(payload.data) <= INLINE_BYTES:
             digests = payload.hash_now()
-            with _guard():
+            with _guard:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
                 try:
                     _write_all(fd, payload.data)
@@ -158,25 +187,25 @@ class FsBackend:
                 finally:
                     os.close(fd)
         else:
-            with _guard():
+            with _guard:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 async for chunk in payload.chunks():
-                    with _guard():
+                    with _guard:
                         if len(chunk) > INLINE_BYTES:
                             await asyncio.to_thread(_write_all, fd, chunk)
                         else:
                             _write_all(fd, chunk)
                 digests = payload.finish()
                 if self.durable:
-                    with _guard():
+                    with _guard:
                         await asyncio.to_thread(os.fsync, fd)
             except BaseException:
                 os.close(fd)
                 os.unlink(tmp)
                 raise
             os.close(fd)
-        with _guard():
+        with _guard:
             self._place(tmp, blob)
         return blob, digests
 
@@ -225,23 +254,23 @@ class FsBackend:
         self.db.execute("COMMIT")
 
     def _blobs_of(self, key: bytes) -> list[str] | None:
-        row = self.db.execute("SELECT blobs FROM objects WHERE key = ?", (key,)).fetchone()
-        return None if row is None else [blob for blob, _ in json.loads(row[0])]
+        row = self.db.execute("SELECT blobs, size FROM objects WHERE key = ?", (key,)).fetchone()
+        return None if row is None else [blob for blob, _ in _decode_blobs(row[0], row[1])]
 
     # -- objects ----------------------------------------------------------------------------
     async def head(self, key: str) -> Record | None:
-        with _guard():
+        with _guard:
             row = self.db.execute(SELECT_ONE, (_k(key),))
             found = row.fetchone()
         return None if found is None else _record(found)
 
     async def open(self, key: str, *, whole: bool) -> _Opened | None:
-        with _guard():
+        with _guard:
             for _ in range(5):
                 found = self.db.execute(SELECT_ONE, (_k(key),)).fetchone()
                 if found is None:
                     return None
-                blobs: list[list[Any]] = json.loads(found[8])
+                blobs = _decode_blobs(found[8], found[2])
                 if len(blobs) != 1:
                     return _Opened(self, _record(found), blobs, None)
                 try:
@@ -253,7 +282,7 @@ class FsBackend:
 
     async def put(self, obj: NewObject, payload: Payload, check: Check | None) -> Record | None:
         blob, digests = await self._store(payload)
-        with _guard():
+        with _guard:
             record = Record(obj.key, obj.version, digests.size, digests.md5, obj.uploaded,
                             obj.http_metadata, obj.custom_metadata, digests.checksums)  # fmt: skip
             key = _k(obj.key)
@@ -262,7 +291,7 @@ class FsBackend:
                     current = db.execute(SELECT_ONE, (key,)).fetchone()
                     if check is not None and not check(_record(current) if current else None):
                         raise _Refused
-                    old = [b for b, _ in json.loads(current[8])] if current else []
+                    old = [b for b, _ in _decode_blobs(current[8], current[2])] if current else []
                     self._insert(db, key, record, [[blob, digests.size]])
             except BaseException as exc:
                 self._free([blob])
@@ -278,12 +307,12 @@ class FsBackend:
         db.execute(
             INSERT,
             (key, r.version, r.size, r.etag, r.uploaded, json.dumps(r.http_metadata),
-             json.dumps(r.custom_metadata), json.dumps(r.checksums), json.dumps(blobs)),
+             json.dumps(r.custom_metadata), _extra_checksums(r.checksums), _encode_blobs(blobs)),
         )  # fmt: skip
 
     async def delete(self, keys: list[str]) -> None:
         freed: list[str] = []
-        with _guard():
+        with _guard:
             with self._tx() as db:
                 for key in keys:
                     blobs = self._blobs_of(_k(key))
@@ -301,7 +330,7 @@ class FsBackend:
         sep = _k(delimiter) if delimiter else None
         want = limit + 1  # one more than asked tells whether the page is truncated
         entries: list[tuple[Record | str, bytes]] = []  # (object or prefix, greatest key)
-        with _guard():
+        with _guard:
             while len(entries) < want:
                 need = want - len(entries)
                 rows = self._scan(lo, hi, after, need)
@@ -358,7 +387,7 @@ class FsBackend:
     # -- multipart --------------------------------------------------------------------------
     async def create_upload(self, obj: NewObject) -> str:
         upload_id = secrets.token_urlsafe(48)
-        with _guard():
+        with _guard:
             self.db.execute(
                 "INSERT INTO uploads VALUES (?, ?, ?, ?, ?)",
                 (upload_id, _k(obj.key), ACTIVE, json.dumps(obj.http_metadata),
@@ -373,7 +402,7 @@ class FsBackend:
         return None if row is None else int(row[0])
 
     async def upload(self, key: str, upload_id: str) -> Upload:
-        with _guard():
+        with _guard:
             state = self._state(key, upload_id)
             if state is None:
                 return Upload("unknown")
@@ -385,11 +414,11 @@ class FsBackend:
         return Upload("active", {n: Part(n, etag, size, md5) for n, etag, size, md5 in rows})
 
     async def put_part(self, key: str, upload_id: str, number: int, payload: Payload) -> Part:
-        with _guard():
+        with _guard:
             if self._state(key, upload_id) != ACTIVE:
                 raise R2NoSuchUpload()
         blob, digests = await self._store(payload)
-        with _guard():
+        with _guard:
             part = Part(number, secrets.token_urlsafe(24), digests.size, digests.md5)
             try:
                 with self._tx() as db:
@@ -415,7 +444,7 @@ class FsBackend:
         uploaded: int,
     ) -> Record:  # fmt: skip
         k = _k(key)
-        with _guard(), self._tx() as db:
+        with _guard, self._tx() as db:
             row = db.execute(
                 "SELECT state, http_metadata, custom_metadata FROM uploads "
                 "WHERE upload_id = ? AND key = ?",
@@ -445,7 +474,7 @@ class FsBackend:
         return record
 
     async def abort_upload(self, key: str, upload_id: str) -> UploadStatus:
-        with _guard():
+        with _guard:
             with self._tx() as db:
                 state = self._state(key, upload_id)
                 if state is None:
@@ -490,7 +519,7 @@ class _Opened:
             return ReadableStream(self._parts(offset, length), length)
         if length <= INLINE_BYTES:
             try:
-                with _guard():
+                with _guard:
                     return stream_of(_pread(fd, length, offset) if length else b"")
             finally:
                 os.close(fd)
@@ -527,7 +556,7 @@ class _FileChunks:
             raise StopAsyncIteration
         size = min(READ_CHUNK_BYTES, self._left)
         try:
-            with _guard():
+            with _guard:
                 data = await asyncio.to_thread(_pread, self._fd, size, self._pos)
         except R2Error:
             self._closer()
@@ -565,7 +594,7 @@ class _PartChunks:
             if not self._pieces:
                 raise StopAsyncIteration
             blob, offset, length = self._pieces[0]
-            with _guard():
+            with _guard:
                 fd = os.open(self._backend._path(blob), os.O_RDONLY)
             self._current = _FileChunks(fd, offset, length)
 
