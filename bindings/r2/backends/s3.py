@@ -290,28 +290,26 @@ class S3Backend:
     async def close(self) -> None:
         """The client is shared; S3Clients closes it."""
 
-    async def head(self, key: str) -> Record | None:
+    async def _found(self, call: Any, key: str) -> Any:
+        """A HeadObject or GetObject response for ``key``, or None when there is no such key."""
         with _guard():
             try:
-                resp = await self._client.head_object(Bucket=self._bucket, Key=self._key(key))
+                return await call(Bucket=self._bucket, Key=self._key(key))
             except ClientError as exc:
                 if _code(exc) in _NOT_FOUND:
                     return None
                 raise
-        return _record(key, resp)
+
+    async def head(self, key: str) -> Record | None:
+        resp = await self._found(self._client.head_object, key)
+        return None if resp is None else _record(key, resp)
 
     async def open(self, key: str, *, whole: bool) -> _S3Opened | None:
         if not whole:
             record = await self.head(key)
             return None if record is None else _S3Opened(self, record, None)
-        with _guard():
-            try:
-                resp = await self._client.get_object(Bucket=self._bucket, Key=self._key(key))
-            except ClientError as exc:
-                if _code(exc) in _NOT_FOUND:
-                    return None
-                raise
-        return _S3Opened(self, _record(key, resp), resp)
+        resp = await self._found(self._client.get_object, key)
+        return None if resp is None else _S3Opened(self, _record(key, resp), resp)
 
     async def _get_range(self, record: Record, offset: int, length: int) -> Any:
         with _guard():
