@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 # Every binding plugin, as "module:Class". A binding issue adds its line here.
 PLUGINS: list[str] = [
     "bindings.services:ServicesPlugin",
+    "bindings.kv:KVPlugin",
+    "bindings.ai:AIPlugin",
     "bindings.r2:R2Plugin",
 ]
 

@@ -3,18 +3,62 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import tempfile
+from pathlib import Path
 
+from cachetools import TTLCache
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 # The 1 KiB object of the "R2 get 1 KiB" scenario, written by scripts/benchmarks/r2.py.
 R2_FILE = os.environ.get("BENCH_R2_FILE", "/tmp/hearth-bench-r2-1k.bin")
+KV_KEY = "bench-key"
+KV_VALUE = '{"id": 42, "name": "bench", "tags": ["a", "b", "c"], "body": "' + "x" * 150 + '"}'
 
 
 async def hello(request: Request) -> JSONResponse:
     return JSONResponse({"hello": "world"})
+
+
+# /kv/get does what Hearth's `env.KV.get(key)` does on its hot path, by hand: a per-process
+# cachetools cache (60 s, like the KV read cache) in front of a sqlite3 point read of a
+# (namespace, key) row on the event-loop thread, returning the value as text.
+_kv_cache: TTLCache[str, bytes | None] = TTLCache(maxsize=10_000, ttl=60)
+_kv_db: sqlite3.Connection | None = None
+
+
+def _kv() -> sqlite3.Connection:
+    global _kv_db
+    if _kv_db is None:
+        path = os.environ.get("BENCH_KV_DB") or str(Path(tempfile.gettempdir()) / "bench-kv.db")
+        _kv_db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        _kv_db.execute("PRAGMA journal_mode = WAL")
+        _kv_db.execute(
+            "CREATE TABLE IF NOT EXISTS kv (namespace TEXT, key TEXT, value BLOB, "
+            "PRIMARY KEY (namespace, key))"
+        )
+        _kv_db.execute(
+            "INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", ("bench", KV_KEY, KV_VALUE.encode())
+        )
+    return _kv_db
+
+
+async def kv_get(request: Request) -> Response:
+    try:
+        value = _kv_cache[KV_KEY]
+    except KeyError:
+        row = (
+            _kv()
+            .execute("SELECT value FROM kv WHERE namespace = ? AND key = ?", ("bench", KV_KEY))
+            .fetchone()
+        )
+        value = _kv_cache[KV_KEY] = None if row is None else row[0]
+    if value is None:
+        return PlainTextResponse("not found", status_code=404)
+    return PlainTextResponse(value.decode())
 
 
 async def r2_get(request: Request) -> Response:
@@ -31,5 +75,5 @@ async def r2_get(request: Request) -> Response:
     return Response(data, media_type="application/octet-stream", headers={"etag": etag})
 
 
-routes = [Route("/hello", hello), Route("/r2/get", r2_get)]
+routes = [Route("/hello", hello), Route("/kv/get", kv_get), Route("/r2/get", r2_get)]
 app = Starlette(routes=routes)

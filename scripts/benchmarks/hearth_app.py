@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bindings.r2 import object_response
 
+KV_KEY = "bench-key"  # seeded by the kv suite with `python -m bindings kv key put`
+
 
 async def hello(request: Request) -> JSONResponse:
     return JSONResponse({"hello": "world"})
+
+
+async def kv_get(request: Request) -> Response:
+    value = await request.scope["env"].KV.get(KV_KEY)
+    if value is None:
+        return PlainTextResponse("not found", status_code=404)
+    return PlainTextResponse(value)
 
 
 async def r2_get(request: Request) -> Response:
@@ -28,6 +37,7 @@ async def r2_media(request: Request) -> object:
 
 routes = [
     Route("/hello", hello),
+    Route("/kv/get", kv_get),
     Route("/r2/get", r2_get),
     Route("/r2/media/{key:path}", r2_media, methods=["GET", "HEAD"]),
 ]
