@@ -2,60 +2,21 @@
 
 The object form (``{"offset", "length"}`` or ``{"suffix"}``) is validated like workerd does
 (TypeError/RangeError) and resolved like R2 (416 for an unsatisfiable range). The Headers form
-uses the ``Range`` header and never fails: an absent, invalid or multi-range header means the
-whole object.
+uses the ``Range`` header (``bindings.ranges.parse_ranges``) and never fails: an absent, invalid
+or multi-range header means the whole object.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bindings.errors import JsRangeError, JsTypeError
 from bindings.r2.errors import R2InvalidRange
+from bindings.ranges import parse_ranges
 
-_PREFIX = re.compile(r"^ *bytes *=", re.I)
-_RANGE = re.compile(r"^ *(\d+)? *- *(\d+)? *$")
-
-
-def parse_ranges(header: str, size: int) -> list[tuple[int, int]] | None:
-    """Parse a ``Range`` header against a size, as Miniflare's ``parseRanges`` does.
-
-    Returns inclusive ``(start, end)`` pairs in order; ``[]`` means the whole object;
-    ``None`` means invalid or unsatisfiable (another unit, ``start > end``, ``start >= size``).
-    A suffix at least as long as the object anywhere in the list means the whole object.
-    """
-    match = _PREFIX.match(header)
-    if match is None:
-        return None
-    rest = header[match.end() :]
-    if not rest.strip(" \t"):
-        return []
-    result: list[tuple[int, int]] = []
-    for part in rest.split(","):
-        m = _RANGE.match(part)
-        if m is None:
-            return None
-        start, end = m.groups()
-        if start is not None:
-            first = int(start)
-            last = int(end) if end is not None else size - 1
-            if end is not None and first > last:
-                return None
-            if first >= size:
-                return None
-            result.append((first, min(last, size - 1)))
-        elif end is not None:
-            suffix = int(end)
-            if suffix >= size:
-                return []
-            if suffix:
-                result.append((size - suffix, size - 1))
-        else:
-            return None
-    return result
+__all__ = ["RangeSpec", "parse_ranges", "range_option", "resolve"]
 
 
 @dataclass(frozen=True, slots=True)
