@@ -7,7 +7,7 @@ If-Modified-Since and If-Unmodified-Since and always compares at whole-second gr
 
 from __future__ import annotations
 
-import email.utils
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +18,7 @@ from bindings.errors import JsException, JsTypeError
 EtagKind = Literal["strong", "weak", "wildcard"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Etag:
     kind: EtagKind
     value: str = ""
@@ -27,7 +27,7 @@ class Etag:
 WILDCARD = Etag("wildcard")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Conditional:
     """A parsed ``onlyIf``; dates are milliseconds since the epoch."""
 
@@ -119,10 +119,25 @@ def http_date(value: str | None) -> int | None:
     """An HTTP date in milliseconds; an absent or unparseable date is ignored (None)."""
     if not value:
         return None
+    import email.utils  # only requests with dates pay for it (it is slow to import)
+
     try:
         return to_millis(email.utils.parsedate_to_datetime(value))
     except (TypeError, ValueError):
         return None
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def format_http_date(ms: int) -> str:
+    """Epoch milliseconds as an HTTP date (``Fri, 24 Feb 2023 00:00:00 GMT``), locale-free."""
+    t = time.gmtime(ms // 1000)
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
 
 
 def parse_etag_header(header: str) -> tuple[Etag, ...]:

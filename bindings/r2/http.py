@@ -18,14 +18,20 @@ which a Starlette route can return as it is.
 
 from __future__ import annotations
 
-import email.utils
 import re
 from typing import Any
 
 from bindings.errors import JsException
 from bindings.headers import Headers, HeadersInit
 from bindings.r2.bucket import R2Bucket
-from bindings.r2.conditionals import Conditional, from_headers, http_date, passes, to_millis
+from bindings.r2.conditionals import (
+    Conditional,
+    format_http_date,
+    from_headers,
+    http_date,
+    passes,
+    to_millis,
+)
 from bindings.r2.objects import R2Object, R2ObjectBody
 from bindings.r2.ranges import parse_ranges, resolve
 from bindings.response import Response
@@ -66,7 +72,7 @@ def _headers(obj: R2Object, extra: HeadersInit) -> Headers:
     if "content-type" not in headers:
         headers.set("content-type", "application/octet-stream")
     headers.set("etag", obj.httpEtag)
-    headers.set("last-modified", email.utils.format_datetime(obj.uploaded, usegmt=True))
+    headers.set("last-modified", format_http_date(to_millis(obj.uploaded)))
     headers.set("accept-ranges", "bytes")
     for name, value in Headers(extra).items():
         headers.set(name, value)

@@ -8,7 +8,6 @@ memoryviews (Pyodide's view of an ArrayBuffer).
 
 from __future__ import annotations
 
-import email.utils
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from bindings.body import Blob, ReadableStream
 from bindings.errors import JsTypeError
 from bindings.jsobj import JsDict
-from bindings.r2.conditionals import http_date, to_millis
+from bindings.r2.conditionals import format_http_date, http_date, to_millis
 
 if TYPE_CHECKING:
     from bindings.r2.backends import Record
@@ -211,7 +210,7 @@ class R2Object(_Fields):
         setter = getattr(headers, "set", None) or headers.__setitem__
         for name, value in self._record.http_metadata.items():
             if name == "cacheExpiry":
-                value = email.utils.format_datetime(from_millis(value), usegmt=True)
+                value = format_http_date(value)
             setter(HTTP_FIELDS[name], value)
 
     def __repr__(self) -> str:

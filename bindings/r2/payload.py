@@ -66,7 +66,7 @@ def checksum_option(options: dict[str, Any]) -> tuple[str, str] | None:
     return found
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Digests:
     """What a finished payload hashed to: its size, MD5 and stored checksums (field -> hex)."""
 

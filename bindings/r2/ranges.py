@@ -19,7 +19,7 @@ from bindings.ranges import parse_ranges
 __all__ = ["RangeSpec", "parse_ranges", "range_option", "resolve"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RangeSpec:
     """A validated object-form range."""
 

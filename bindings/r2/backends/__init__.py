@@ -43,7 +43,7 @@ class Record:
     checksums: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class NewObject:
     """What the bucket decides about a write before the backend stores it."""
 
@@ -54,7 +54,7 @@ class NewObject:
     custom_metadata: dict[str, str]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Part:
     """An uploaded part of a multipart upload; ``md5`` is the hex MD5 of its bytes."""
 
@@ -67,7 +67,7 @@ class Part:
 UploadStatus = Literal["active", "finished", "unknown"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Upload:
     """A multipart upload as the backend knows it: ``unknown`` covers an id issued for
     another key; ``finished`` covers completed and aborted uploads."""
@@ -76,7 +76,7 @@ class Upload:
     parts: dict[int, Part] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
+@dataclass
 class Page:
     """One page of a listing: objects and delimited prefixes in key order.
 
