@@ -94,13 +94,14 @@ def _options(args: tuple[Any, ...], kwargs: dict[str, Any], allowed: frozenset[s
 def _check_key(key: Any, op: str) -> str:
     if not isinstance(key, str):
         raise JsTypeError(f"{op}: the key must be a string, not {type(key).__name__}")
-    if len(key) * 4 > R2_MAX_KEY_BYTES and _utf8_length(key) > R2_MAX_KEY_BYTES:
+    if len(key) * 4 > R2_MAX_KEY_BYTES and len(_utf8(key)) > R2_MAX_KEY_BYTES:
         raise R2InvalidObjectName(op)
     return key
 
 
-def _utf8_length(text: str) -> int:
-    return len(text.encode("utf-8", "surrogatepass"))
+def _utf8(text: str) -> bytes:
+    """A key's UTF-8 bytes (R2's order); a lone surrogate is kept, as in a JS string."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _js_length(text: str) -> int:
@@ -222,7 +223,7 @@ class R2Bucket:
         cursor = _string(opts, "cursor")
         if cursor is not None:
             decoded = _decode_cursor(cursor)
-            if start_after is None or decoded.encode() > start_after.encode():
+            if start_after is None or _utf8(decoded) > _utf8(start_after):
                 start_after = decoded
         delimiter = _string(opts, "delimiter") or None
         page = await self._backend.listing(prefix, start_after, limit, delimiter)
@@ -232,7 +233,7 @@ class R2Bucket:
             truncated=page.last is not None,
         )
         if page.last is not None:
-            result["cursor"] = base64.b64encode(page.last.encode()).decode()
+            result["cursor"] = base64.b64encode(_utf8(page.last)).decode()
         result["delimitedPrefixes"] = page.prefixes
         return result
 

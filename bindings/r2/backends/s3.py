@@ -130,6 +130,12 @@ class S3Clients:
         if client is None:
             from aiobotocore.config import AioConfig
 
+            # An endpoint from the environment is a custom one too (MinIO, R2): path style.
+            endpoint = (
+                store.endpoint
+                or os.environ.get("AWS_ENDPOINT_URL_S3")
+                or os.environ.get("AWS_ENDPOINT_URL")
+            )
             region = (
                 store.region
                 or os.environ.get("AWS_REGION")
@@ -138,7 +144,7 @@ class S3Clients:
             )
             config = AioConfig(
                 # Custom endpoints (MinIO, SeaweedFS, R2, moto) want path-style addressing.
-                s3={"addressing_style": "path"} if store.endpoint else {},
+                s3={"addressing_style": "path"} if endpoint else {},
                 # Newer botocore adds CRC trailers many S3-compatible servers reject.
                 request_checksum_calculation="when_required",
                 response_checksum_validation="when_required",
@@ -148,7 +154,7 @@ class S3Clients:
             client = await self._stack.enter_async_context(
                 _shared_session().create_client(
                     "s3",
-                    endpoint_url=store.endpoint,
+                    endpoint_url=endpoint,
                     region_name=region,
                     aws_access_key_id=store.access_key_id,
                     aws_secret_access_key=store.secret_access_key,
