@@ -93,6 +93,22 @@ async def test_data_survives_a_restart_and_is_shared_by_runtimes(hearth, tmp_pat
     assert [o.key for o in (await second.list()).objects] == ["key", "later", "mp"]
 
 
+async def test_reads_see_writes_of_other_processes(hearth, tmp_path):
+    # Two runtimes on one folder stand for two server processes: each keeps the records it
+    # read until the other commits, so reads never go stale.
+    writer = (await hearth(CONFIG)).env().BUCKET
+    reader = (await hearth(CONFIG, state_dir=tmp_path / "state")).env().BUCKET
+    assert await reader.head("key") is None
+    await writer.put("key", "one")
+    assert await (await reader.get("key")).text() == "one"
+    assert (await reader.head("key")).size == 3
+    await writer.put("key", "three")
+    assert await (await reader.get("key")).text() == "three"
+    await writer.delete("key")
+    assert await reader.head("key") is None
+    assert await reader.get("key") is None
+
+
 async def test_durable_mode(hearth):
     config = {"hearth": {"r2": {"durable": True}}, **CONFIG}
     r2 = (await hearth(config)).env().BUCKET

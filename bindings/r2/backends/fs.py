@@ -9,7 +9,9 @@ in-flight read of a single-part object working, and multipart reads hold their p
 process) until they finish.
 
 SQLite statements are short indexed lookups; they run on the event loop's thread (a thread
-hop costs more than the query). File I/O of small values runs inline too; large values move
+hop costs more than the query). Looked-up records are kept in memory until this process commits
+or ``PRAGMA data_version`` shows another process did, so a repeated read costs one cheap
+pragma instead of a query and its JSON. File I/O of small values runs inline too; large values move
 in chunks through worker threads. Several server processes may share a folder: SQLite (WAL,
 ``BEGIN IMMEDIATE``) serialises writers, blobs are never modified in place.
 """
@@ -34,6 +36,7 @@ from bindings.r2.errors import R2Error, R2InternalError, R2InvalidPart, R2NoSuch
 from bindings.r2.payload import Digests, Payload
 
 INLINE_BYTES = 64 * 1024  # values up to this size are read and written in one go, no thread
+CACHED_RECORDS = 2048  # records this process keeps while no other process writes
 READ_CHUNK_BYTES = 1024 * 1024  # chunk size of streamed reads
 STALE_TMP_SECONDS = 24 * 3600  # tmp/ files older than this are leftovers of a crash
 
@@ -147,6 +150,8 @@ class FsBackend:
         self._dirs: set[str] = set()
         self._in_use: dict[str, int] = {}  # blob -> multipart reads in flight (this process)
         self._doomed: set[str] = set()  # freed while in use: unlinked on release
+        self._records: dict[str, tuple[Record, list[list[Any]]] | None] = {}
+        self._data_version = -1
         self.db = sqlite3.connect(root / "index.sqlite", isolation_level=None)
         self.db.execute("PRAGMA busy_timeout = 10000")
         self.db.execute("PRAGMA journal_mode = WAL")
@@ -252,32 +257,49 @@ class FsBackend:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+        self._records.clear()
 
     def _blobs_of(self, key: bytes) -> list[str] | None:
         row = self.db.execute("SELECT blobs, size FROM objects WHERE key = ?", (key,)).fetchone()
         return None if row is None else [blob for blob, _ in _decode_blobs(row[0], row[1])]
 
     # -- objects ----------------------------------------------------------------------------
+    def _found(self, key: str, fresh: bool = False) -> tuple[Record, list[list[Any]]] | None:
+        """``key``'s record and blobs, from memory while no other process has committed."""
+        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version or fresh:
+            self._data_version = version
+            self._records.clear()
+        try:
+            return self._records[key]
+        except KeyError:
+            pass
+        row = self.db.execute(SELECT_ONE, (_k(key),)).fetchone()
+        found = None if row is None else (_record(row), _decode_blobs(row[8], row[2]))
+        if len(self._records) >= CACHED_RECORDS:
+            self._records.clear()
+        self._records[key] = found
+        return found
+
     async def head(self, key: str) -> Record | None:
         with _guard:
-            row = self.db.execute(SELECT_ONE, (_k(key),))
-            found = row.fetchone()
-        return None if found is None else _record(found)
+            found = self._found(key)
+        return None if found is None else found[0]
 
     async def open(self, key: str, *, whole: bool) -> _Opened | None:
         with _guard:
-            for _ in range(5):
-                found = self.db.execute(SELECT_ONE, (_k(key),)).fetchone()
+            for attempt in range(5):
+                found = self._found(key, fresh=attempt > 0)
                 if found is None:
                     return None
-                blobs = _decode_blobs(found[8], found[2])
+                record, blobs = found
                 if len(blobs) != 1:
-                    return _Opened(self, _record(found), blobs, None)
+                    return _Opened(self, record, blobs, None)
                 try:
                     fd = os.open(self._path(blobs[0][0]), os.O_RDONLY)
                 except FileNotFoundError:
                     continue  # replaced between the lookup and the open: look again
-                return _Opened(self, _record(found), blobs, fd)
+                return _Opened(self, record, blobs, fd)
         raise R2InternalError(detail="the object kept changing while it was being opened")
 
     async def put(self, obj: NewObject, payload: Payload, check: Check | None) -> Record | None:
