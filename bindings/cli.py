@@ -23,6 +23,7 @@ COMMANDS: list[str] = [
     "bindings.kv.commands",
     "bindings.queues.cli",
     "bindings.durable_objects.commands",
+    "bindings.r2.cli",
 ]
 
 EXIT_CONFIG = 2

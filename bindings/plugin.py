@@ -26,6 +26,7 @@ PLUGINS: list[str] = [
     "bindings.queues:QueuesPlugin",
     "bindings.cron:CronPlugin",
     "bindings.durable_objects:DurableObjectsPlugin",
+    "bindings.r2:R2Plugin",
 ]
 
 

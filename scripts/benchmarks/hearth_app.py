@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from bindings.r2 import object_response
 from bindings.websocket import forward_upgrade
 from workers import DurableObject, WebSocketPair
 from workers import Response as WorkerResponse
@@ -62,10 +63,24 @@ async def room(websocket: WebSocket) -> None:
     await forward_upgrade(websocket, websocket.scope["env"].ROOMS.getByName("bench"))
 
 
+async def r2_get(request: Request) -> Response:
+    obj = await request.scope["env"].BUCKET.get("bench/1k")
+    media_type = obj.httpMetadata.get("contentType", "application/octet-stream")
+    return Response(await obj.bytes(), media_type=media_type, headers={"etag": obj.httpEtag})
+
+
+async def r2_media(request: Request) -> object:
+    """Any object of the bench bucket over HTTP (the streaming-RSS scenario; Hearth only)."""
+    bucket = request.scope["env"].BUCKET
+    return await object_response(request, bucket, request.path_params["key"])
+
+
 routes = [
     Route("/hello", hello),
     Route("/kv/get", kv_get),
     Route("/do/increment", do_increment),
     WebSocketRoute("/do/room", room),
+    Route("/r2/get", r2_get),
+    Route("/r2/media/{key:path}", r2_media, methods=["GET", "HEAD"]),
 ]
 app = Starlette(routes=routes)
