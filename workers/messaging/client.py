@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
 import os
@@ -31,10 +32,18 @@ from urllib.parse import quote, urlsplit
 import httpx
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from workers.messaging.e2e import CannotOpen, open_sealed, seal
 from workers.messaging.protocol import auth_message, b64decode, b64encode, dumps
+
+
+def fingerprint(public_key: str, encryption_key: str | None) -> str:
+    """A short, comparable digest of a user's two public keys (compare them out of band)."""
+    digest = hashlib.sha256(
+        (b64decode(public_key) or b"") + (b64decode(encryption_key or "") or b"")
+    ).hexdigest()[:32]
+    return " ".join(digest[i : i + 4] for i in range(0, 32, 4))
 
 
 class ServerError(Exception):
@@ -135,11 +144,13 @@ class ChatClient:
         self.http = httpx.AsyncClient(base_url=self.server, timeout=10)
         self.ws: ClientConnection | None = None
         self.authenticated: dict[str, Any] = {}
+        self.contacts: dict[str, str] = {}  # peer -> requested | incoming | accepted
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._refs = itertools.count(1)
         self._reader: asyncio.Task[None] | None = None
         self._seen: set[str] = set()  # ids of messages already shown (replays are dropped)
+        self._leaving = False  # this side is closing: no "closed" event
 
     async def __aenter__(self) -> ChatClient:
         return self
@@ -183,7 +194,12 @@ class ChatClient:
         parts = urlsplit(self.server)
         scheme = "wss" if parts.scheme == "https" else "ws"
         url = f"{scheme}://{parts.netloc}/ws?username={quote(self.identity.username)}"
-        self.ws = await ws_connect(url, max_size=2**20, open_timeout=10)
+        self._leaving = False
+        try:
+            self.ws = await ws_connect(url, max_size=2**20, open_timeout=10)
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            raise ServerError(str(status), exc.response.body.decode(errors="replace")) from None
         challenge = b64decode(json.loads(await self._recv()).get("challenge")) or b""
         me = self.identity.username
         proof = self.identity.signing.sign(auth_message(parts.hostname or "", me, challenge))
@@ -192,16 +208,21 @@ class ChatClient:
         if reply.get("type") != "authenticated":
             raise ServerError(reply.get("code", "?"), reply.get("message", ""), reply)
         self.authenticated = reply
+        self.contacts = dict(reply.get("contacts", {}))
         self._reader = asyncio.get_running_loop().create_task(self._read())
         return reply
 
     async def request(self, target: str) -> dict[str, Any]:
         """``connect_request``: ask ``target`` to become a contact."""
-        return await self.call({"type": "connect_request", "target": target})
+        reply = await self.call({"type": "connect_request", "target": target})
+        self.contacts[target] = "accepted" if reply.get("status") == "accepted" else "requested"
+        return reply
 
     async def accept(self, target: str) -> dict[str, Any]:
         """``accept_connection``: agree to ``target``'s request."""
-        return await self.call({"type": "accept_connection", "target": target})
+        reply = await self.call({"type": "accept_connection", "target": target})
+        self.contacts[target] = "accepted"
+        return reply
 
     async def send(self, recipients: list[str], text: str) -> dict[str, Any]:
         """Encrypt ``text`` for each recipient and send it; the ``message_sent`` frame."""
@@ -239,18 +260,27 @@ class ChatClient:
         """The next thing the server pushed; messages are opened (and replays dropped)."""
         while True:
             frame = await asyncio.wait_for(self.events.get(), timeout)
-            if frame["type"] != "encrypted_message":
-                return Incoming(frame["type"], frame.get("from"), None, frame)
+            kind, sender = frame["type"], frame.get("from")
+            if kind in ("connection_request", "connection_accepted") and sender:
+                self.contacts[sender] = "incoming" if kind == "connection_request" else "accepted"
+            if kind != "encrypted_message":
+                return Incoming(kind, sender, None, frame)
             incoming = await self._open(frame)
             if incoming is not None:
                 return incoming
 
-    async def close(self) -> None:
+    async def disconnect(self) -> None:
+        """Close the socket (``connect()`` opens a new one)."""
+        self._leaving = True
         if self.ws is not None:
             await self.ws.close()
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+        self.ws = self._reader = None
+
+    async def close(self) -> None:
+        await self.disconnect()
         await self.http.aclose()
 
     # -- internals -------------------------------------------------------------------------------
@@ -303,7 +333,8 @@ class ChatClient:
             for future in self._replies.values():
                 if not future.done():
                     future.set_exception(exc)
-            await self.events.put({"type": "closed", "code": exc.code, "reason": exc.reason})
+            if not self._leaving:
+                await self.events.put({"type": "closed", "code": exc.code, "reason": exc.reason})
 
     def _closed(self, exc: ConnectionClosed) -> Closed:
         received = exc.rcvd

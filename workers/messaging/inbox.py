@@ -127,6 +127,9 @@ class Inbox(DurableObject):
             await self._authenticate(ws, session, frame)
             return
         handler = HANDLERS.get(kind)
+        if kind == "authenticate":
+            _error(ws, "already_authenticated", "this socket is authenticated", ref)
+            return
         if handler is None:
             _error(ws, "unknown_type", f"unknown frame type {kind!r}", ref)
             return
