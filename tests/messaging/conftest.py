@@ -4,6 +4,7 @@ for the socket tests, and registered users with connected clients."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,18 +14,33 @@ from typing import Any
 import pytest
 
 from bindings.testing import ServerProcess, server
-from tests.conftest import FIXTURES
+from tests.conftest import ROOT
 from workers.messaging.client import ChatClient, Identity
 
-CONFIG = FIXTURES / "messaging" / "wrangler_compat.toml"
+# The worker as the project configures it, with limits loose enough for a run that registers
+# and connects many users from 127.0.0.1 (the limits themselves are tested with low values).
+TEST_VARS = {
+    "CORS_ORIGINS": ["http://allowed.test"],
+    "REGISTRATIONS_PER_HOUR": 100_000,
+    "CONNECTIONS_PER_MINUTE": 100_000,
+    "FRAMES_PER_SECOND": 100,
+}
 _names = itertools.count()
 
 
 def messaging_config(**vars: Any) -> dict[str, Any]:
-    """The fixture config as a dict, with ``vars`` replacing the worker's vars of that name."""
-    doc = tomllib.loads(CONFIG.read_text())
-    doc["workers"][0]["vars"].update(vars)
-    return doc
+    """The project's messaging worker alone, its vars replaced by TEST_VARS and ``vars``."""
+    doc = tomllib.loads((ROOT / "wrangler_compat.toml").read_text())
+    (worker,) = (w for w in doc["workers"] if w["name"] == "messaging")
+    worker["vars"] = {**worker["vars"], **TEST_VARS, **vars}
+    return {"compatibility_date": doc["compatibility_date"], "workers": [worker]}
+
+
+def write_config(folder: Path, **vars: Any) -> Path:
+    """``messaging_config`` as a file for a server process."""
+    path = folder / "wrangler.json"
+    path.write_text(json.dumps(messaging_config(**vars)))
+    return path
 
 
 def fresh(prefix: str) -> str:
@@ -36,7 +52,7 @@ def fresh(prefix: str) -> str:
 def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One real server for the socket tests; ``.state`` is its state folder."""
     state = tmp_path_factory.mktemp("messaging")
-    with server(CONFIG, state) as s:
+    with server(write_config(tmp_path_factory.mktemp("config")), state) as s:
         s.state = state  # type: ignore[attr-defined]
         yield s
 

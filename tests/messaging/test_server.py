@@ -12,7 +12,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from bindings.testing import ServerProcess
-from tests.messaging.conftest import CONFIG, befriend, reconnect, state_bytes
+from tests.messaging.conftest import befriend, reconnect, state_bytes, write_config
 from workers.messaging.client import ChatClient, Identity, ServerError
 from workers.messaging.e2e import CannotOpen, open_sealed
 from workers.messaging.protocol import auth_message, b64decode, b64encode
@@ -274,7 +274,8 @@ async def test_only_ciphertext_crosses_or_stays_on_the_server(users, chat_server
 
 async def test_messages_for_an_offline_user_arrive_in_order_after_a_restart(tmp_path):
     alice, bob, dave = (Identity.generate(n) for n in ("alice", "bob", "dave"))
-    with ServerProcess(CONFIG, tmp_path) as srv:
+    config = write_config(tmp_path)
+    with ServerProcess(config, tmp_path / "state") as srv:
         async with (
             ChatClient(srv.url, alice) as a,
             ChatClient(srv.url, bob) as b,
@@ -290,7 +291,7 @@ async def test_messages_for_an_offline_user_arrive_in_order_after_a_restart(tmp_
                 sent = await a.send(["bob"], f"message {n}")
                 assert sent["recipients"] == {"bob": "queued"}
             assert (await a.request("dave"))["status"] == "pending"  # dave was never online
-    with ServerProcess(CONFIG, tmp_path) as srv:  # the same state, a new process
+    with ServerProcess(config, tmp_path / "state") as srv:  # the same state, a new process
         async with ChatClient(srv.url, bob) as b, ChatClient(srv.url, dave) as d:
             assert (await b.connect())["queued"] == 5
             assert [(await b.next()).text for _ in range(5)] == [f"message {n}" for n in range(5)]

@@ -291,7 +291,10 @@ class Inbox(DurableObject):
         message_id = secrets.token_hex(8)
         out = dumps({"type": "encrypted_message", "from": me, "id": message_id,
                      "sentAt": self._now(), "data": data})  # fmt: skip
-        outcomes = await asyncio.gather(*(self._inbox(r).deliver(me, out) for r in recipients))
+        if len(recipients) == 1:  # the usual case, without gather's task per call
+            outcomes = [await self._inbox(recipients[0]).deliver(me, out)]
+        else:
+            outcomes = await asyncio.gather(*(self._inbox(r).deliver(me, out) for r in recipients))
         statuses = dict(zip(recipients, outcomes, strict=True))
         _reply(ws, {"type": "message_sent", "id": message_id, "recipients": statuses}, ref)
 
