@@ -24,7 +24,17 @@ from typing import Any
 
 import httpx
 
-from benchmarks._util import ROOT, Options, fmt, hearth_argv, new_port, process, section, table
+from benchmarks._util import (
+    ROOT,
+    Options,
+    WebSocketClient,
+    fmt,
+    hearth_argv,
+    new_port,
+    process,
+    section,
+    table,
+)
 
 PAIRS = 100
 WINDOW = 1  # messages each sender keeps in flight (more only lengthens the queues)
@@ -64,63 +74,21 @@ def _config() -> dict[str, Any]:
     return {"compatibility_date": doc["compatibility_date"], "workers": [worker]}
 
 
-class _Socket(asyncio.Protocol):
-    """A minimal WebSocket client (text frames, zero-key masks, pings answered), so the load
-    generator costs little next to the server it measures. ``on_text`` sees every frame."""
+class _Socket(WebSocketClient):
+    """One user's socket; ``on_text`` sees every frame (by default, queued for ``recv``)."""
 
     def __init__(self, name: str) -> None:
+        super().__init__()
         self.name = name
-        self.buffer = bytearray()
-        self.handshake = asyncio.get_running_loop().create_future()
-        self.transport: asyncio.Transport | None = None
         self.inbox: asyncio.Queue[str] = asyncio.Queue()
         self.on_text: Callable[[_Socket, str], None] = lambda s, text: s.inbox.put_nowait(text)
         self.in_flight = 0
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        buf = self.buffer
-        buf += data
-        if not self.handshake.done():
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            if not buf.startswith(b"HTTP/1.1 101"):
-                self.handshake.set_exception(RuntimeError(bytes(buf[:end]).decode()))
-                return
-            del buf[: end + 4]
-            self.handshake.set_result(None)
-        at = 0
-        while len(buf) - at >= 2:
-            opcode, length, head = buf[at] & 0x0F, buf[at + 1] & 0x7F, 2
-            if length == 126:
-                length, head = int.from_bytes(buf[at + 2 : at + 4]), 4
-            elif length == 127:
-                length, head = int.from_bytes(buf[at + 2 : at + 10]), 10
-            if len(buf) - at < head + length:
-                break
-            payload = bytes(buf[at + head : at + head + length])
-            at += head + length
-            if opcode == 0x1:
-                self.on_text(self, payload.decode())
-            elif opcode == 0x9:
-                self._frame(0xA, payload)
-        del buf[:at]
+    def received(self, payload: bytearray, now_ns: int) -> None:
+        self.on_text(self, payload.decode())
 
     def send(self, frame: dict[str, Any]) -> None:
-        self._frame(0x1, json.dumps(frame, separators=(",", ":")).encode())
-
-    def _frame(self, opcode: int, payload: bytes) -> None:
-        size = len(payload)
-        if size < 126:
-            head = bytes([0x80 | opcode, 0x80 | size])
-        else:
-            head = bytes([0x80 | opcode, 0x80 | 126]) + size.to_bytes(2)
-        assert self.transport is not None
-        self.transport.write(head + b"\0\0\0\0" + payload)
+        self.write_frame(json.dumps(frame, separators=(",", ":")).encode())
 
     async def recv(self) -> dict[str, Any]:
         return json.loads(await asyncio.wait_for(self.inbox.get(), 30))  # type: ignore[no-any-return]
@@ -136,16 +104,7 @@ async def _user(port: int, http: httpx.AsyncClient, name: str) -> _Socket:
     public = base64.b64encode(key.public_key().public_bytes_raw()).decode()
     r = await http.post("/api/register", json={"username": name, "publicKey": public})
     r.raise_for_status()
-    loop = asyncio.get_running_loop()
-    _, sock = await loop.create_connection(lambda: _Socket(name), "127.0.0.1", port)
-    assert sock.transport is not None
-    ws_key = base64.b64encode(os.urandom(16)).decode()
-    sock.transport.write(
-        (f"GET /ws?username={name} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-         f"Connection: Upgrade\r\nSec-WebSocket-Key: {ws_key}\r\n"
-         "Sec-WebSocket-Version: 13\r\n\r\n").encode()
-    )  # fmt: skip
-    await sock.handshake
+    sock: _Socket = await _Socket.open(port, f"/ws?username={name}", name)
     challenge = base64.b64decode((await sock.recv())["challenge"])
     signature = key.sign(auth_message("127.0.0.1", name, challenge))
     sock.send({"type": "authenticate", "username": name,

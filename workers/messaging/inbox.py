@@ -189,15 +189,10 @@ class Inbox(DurableObject):
     async def _connect_request(
         self, ws: WebSocket, session: Session, frame: dict[str, Any]
     ) -> None:
-        me, target, ref = session["user"], frame.get("target"), _ref(frame)
-        if not valid_username(target) or target == me:
-            _error(ws, "malformed", "connect_request takes another user's name as target", ref)
+        me, target, ref = session["user"], self._target(ws, session, frame), _ref(frame)
+        if target is None:
             return
-        state = self.mail.contact(target)
-        if state == ACCEPTED:
-            _error(ws, "already_connected", f"{target} is already a contact", ref)
-            return
-        if state == INCOMING:  # they asked first: asking back is agreeing
+        if self.mail.contact(target) == INCOMING:  # they asked first: asking back is agreeing
             await self._accept_connection(ws, session, frame)
             return
         if not await self._registry().exists(target):
@@ -218,22 +213,26 @@ class Inbox(DurableObject):
     async def _accept_connection(
         self, ws: WebSocket, session: Session, frame: dict[str, Any]
     ) -> None:
-        me, target, ref = session["user"], frame.get("target"), _ref(frame)
-        if not valid_username(target):
-            _error(ws, "malformed", "accept_connection takes a user's name as target", ref)
+        me, target, ref = session["user"], self._target(ws, session, frame), _ref(frame)
+        if target is None:
             return
-        state = self.mail.contact(target)
-        if state == ACCEPTED:
-            _error(ws, "already_connected", f"{target} is already a contact", ref)
-            return
-        if state != INCOMING:
-            _error(ws, "no_request", f"{target} has not asked to connect", ref)
-            return
-        if not await self._inbox(target).receiveAcceptance(me):
+        asked = self.mail.contact(target) == INCOMING
+        if not asked or not await self._inbox(target).receiveAcceptance(me):
             _error(ws, "no_request", f"{target} has not asked to connect", ref)
             return
         self.mail.set_contact(target, ACCEPTED, self._now())
         _reply(ws, {"type": "accepted", "target": target}, ref)
+
+    def _target(self, ws: WebSocket, session: Session, frame: dict[str, Any]) -> str | None:
+        """The frame's ``target``: another user, not yet a contact; else an error frame."""
+        target, ref = frame.get("target"), _ref(frame)
+        if not valid_username(target) or target == session["user"]:
+            _error(ws, "malformed", f"{frame['type']} takes another user's name as target", ref)
+            return None
+        if self.mail.contact(target) == ACCEPTED:
+            _error(ws, "already_connected", f"{target} is already a contact", ref)
+            return None
+        return target
 
     async def receiveRequest(self, sender: str) -> str:
         """RPC from ``sender``'s inbox: they ask to connect. "requested", "accepted" (this
