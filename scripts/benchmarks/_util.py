@@ -70,6 +70,12 @@ def load_rows(bare: Load, others: list[tuple[str, Load]], bare_label: str) -> li
     return rows
 
 
+def percentiles_ms(samples_ns: list[int]) -> tuple[float, float]:
+    """The median and 99th percentile of durations in ns, in ms."""
+    ordered = sorted(samples_ns)
+    return statistics.median(ordered) / 1e6, ordered[int(len(ordered) * 0.99)] / 1e6
+
+
 def rss_mb(pid: int) -> float:
     """Resident set size of a process and its children (uvicorn workers), in MiB."""
     total = 0
@@ -275,6 +281,10 @@ class WebSocketClient(asyncio.Protocol):
 
     def received(self, payload: bytearray, now_ns: int) -> None:
         """A text frame arrived (``now_ns``: when its data did, ``perf_counter_ns``)."""
+
+    def close(self) -> None:
+        assert self.transport is not None
+        self.transport.close()
 
     def write_frame(self, payload: bytes, opcode: int = 0x1) -> None:
         size = len(payload)

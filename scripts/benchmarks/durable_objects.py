@@ -4,7 +4,6 @@ real server (Hearth vs the bare Starlette equivalent)."""
 from __future__ import annotations
 
 import asyncio
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from benchmarks._util import (
     load_rows,
     new_port,
     ops_per_sec,
+    percentiles_ms,
     process,
     section,
     table,
@@ -176,11 +176,6 @@ async def _broadcast(port: int, duration: float) -> dict[str, float]:
         fanouts.append(time.perf_counter_ns() - sent)
         i += 1
     for client in clients:
-        assert client.transport is not None
-        client.transport.close()
-    fanouts.sort()
-    return {
-        "delivered_per_s": delivered_per_s,
-        "p50_ms": statistics.median(fanouts) / 1e6,
-        "p99_ms": fanouts[int(len(fanouts) * 0.99)] / 1e6,
-    }
+        client.close()
+    p50, p99 = percentiles_ms(fanouts)
+    return {"delivered_per_s": delivered_per_s, "p50_ms": p50, "p99_ms": p99}

@@ -14,7 +14,6 @@ import asyncio
 import base64
 import json
 import os
-import statistics
 import tempfile
 import time
 import tomllib
@@ -31,6 +30,7 @@ from benchmarks._util import (
     fmt,
     hearth_argv,
     new_port,
+    percentiles_ms,
     process,
     section,
     table,
@@ -173,7 +173,7 @@ async def _relay(port: int, duration: float) -> dict[str, float]:
     began = time.perf_counter()
     await asyncio.sleep(duration)
     per_s = state["received"] / (time.perf_counter() - began)
-    under_load = sorted(latencies)
+    under_load = list(latencies)
     state["sending"] = False
     await asyncio.wait_for(done.wait(), 30)
 
@@ -196,14 +196,8 @@ async def _relay(port: int, duration: float) -> dict[str, float]:
         await asyncio.wait_for(arrived.wait(), 30)
         i += 1
     for sock in sockets:
-        assert sock.transport is not None
-        sock.transport.close()
-    idle.sort()
-    return {
-        "setup_ms": setup_ms,
-        "per_s": per_s,
-        "p50": statistics.median(under_load) / 1e6,
-        "p99": under_load[int(len(under_load) * 0.99)] / 1e6,
-        "idle_p50": statistics.median(idle) / 1e6,
-        "idle_p99": idle[int(len(idle) * 0.99)] / 1e6,
-    }
+        sock.close()
+    p50, p99 = percentiles_ms(under_load)
+    idle_p50, idle_p99 = percentiles_ms(idle)
+    return {"setup_ms": setup_ms, "per_s": per_s, "p50": p50, "p99": p99,
+            "idle_p50": idle_p50, "idle_p99": idle_p99}  # fmt: skip
