@@ -87,24 +87,14 @@ class Inbox(DurableObject):
         session = {"user": user, "state": PENDING, "challenge": challenge, "deadline": deadline,
                    "host": host}  # fmt: skip
         self._keep(server, session)
-        server.send(
-            dumps(
-                {
-                    "type": "challenge",
-                    "challenge": b64encode(challenge),
-                    "expiresIn": CHALLENGE_TTL_MS // 1000,
-                }
-            )
-        )
+        expires = CHALLENGE_TTL_MS // 1000
+        server.send(dumps({"type": "challenge", "challenge": b64encode(challenge),
+                           "expiresIn": expires}))  # fmt: skip
         await self._schedule(deadline)
         return Response(None, status=101, web_socket=client)
 
     async def webSocketMessage(self, ws: WebSocket, message: str | bytes) -> None:
-        if len(message) > MAX_FRAME_BYTES or (
-            isinstance(message, str)
-            and len(message) * 4 > MAX_FRAME_BYTES
-            and len(message.encode()) > MAX_FRAME_BYTES
-        ):
+        if _too_big(message):
             ws.close(CLOSE_TOO_BIG, "frame over 64 KiB")
             return
         session = self._session(ws)
@@ -127,13 +117,12 @@ class Inbox(DurableObject):
             await self._authenticate(ws, session, frame)
             return
         handler = HANDLERS.get(kind)
-        if kind == "authenticate":
+        if handler is not None:
+            await handler(self, ws, session, frame)
+        elif kind == "authenticate":
             _error(ws, "already_authenticated", "this socket is authenticated", ref)
-            return
-        if handler is None:
-            _error(ws, "unknown_type", f"unknown frame type {kind!r}", ref)
-            return
-        await handler(self, ws, session, frame)
+        else:
+            _error(ws, "unknown_type", f"unknown frame type {kind[:40]!r}", ref)
 
     async def webSocketClose(self, ws: WebSocket, code: int, reason: str, clean: bool) -> None:
         session = self.sessions.pop(ws, None)
@@ -167,17 +156,9 @@ class Inbox(DurableObject):
             return  # the client left while the key was looked up
         self._keep(ws, {"user": username, "state": READY})
         frames = self.mail.frames()
-        ws.send(
-            dumps(
-                {
-                    "type": "authenticated",
-                    "success": True,
-                    "username": username,
-                    "contacts": self.mail.contacts(),
-                    "queued": len(frames),
-                }
-            )
-        )
+        welcome = {"type": "authenticated", "success": True, "username": username,
+                   "contacts": self.mail.contacts(), "queued": len(frames)}  # fmt: skip
+        ws.send(dumps(welcome))
         for _, text in frames:  # in order; nothing can interleave: these calls never yield
             ws.send(text)
         if frames:
@@ -274,7 +255,8 @@ class Inbox(DurableObject):
             or not isinstance(data, str)
             or not data
         ):
-            error = f"encrypted_message takes 1-{MAX_RECIPIENTS} other users' names as recipients and a non-empty string as encryptedData"  # noqa: E501
+            error = (f"encrypted_message takes recipients (1-{MAX_RECIPIENTS} other users) "
+                     "and encryptedData (a non-empty string)")  # fmt: skip
             _error(ws, "malformed", error, ref)
             return
         recipients = list(dict.fromkeys(recipients))
@@ -372,6 +354,14 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+def _too_big(message: str | bytes) -> bool:
+    """Over ``MAX_FRAME_BYTES`` (a str counted in UTF-8, encoding it only when it might be)."""
+    size = len(message)
+    if isinstance(message, str) and MAX_FRAME_BYTES // 4 < size <= MAX_FRAME_BYTES:
+        size = len(message.encode())
+    return size > MAX_FRAME_BYTES
+
+
 def _parse(message: str | bytes) -> dict[str, Any] | None:
     if not isinstance(message, str):
         return None
@@ -401,5 +391,8 @@ def _error(ws: WebSocket, code: str, message: str, ref: str | None, **extra: Any
 
 
 def _hostname(host: str) -> str:
-    """The name in a Host header, lowercase and without the port."""
-    return (urlsplit(f"//{host}").hostname or "") if host else ""
+    """The name in a Host header, lowercase and without the port ("" when there is none)."""
+    try:
+        return urlsplit(f"//{host}").hostname or ""
+    except ValueError:  # a malformed IPv6 literal: no signature can match it
+        return ""
