@@ -15,7 +15,7 @@ from typing import Any
 # Latency buckets in seconds, from a cache hit to a slow upstream.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
-Labels = tuple[str, ...]
+Labels = tuple[Any, ...]  # label values; rendered with str()
 Gauge = Callable[[], Mapping[Labels, float]]
 
 
@@ -46,7 +46,7 @@ class Metrics:
         self.gauges: dict[str, tuple[str, tuple[str, ...], Gauge]] = {}
 
     def request(self, worker: str, route: str, status: int, seconds: float) -> None:
-        self.requests[(worker, route, str(status))] += 1
+        self.requests[(worker, route, status)] += 1
         self.latency[(worker, route)].observe(seconds)
 
     def binding(self, kind: str, method: str, ok: bool, seconds: float) -> None:
