@@ -167,14 +167,14 @@ class ChatClient:
                 "encryptionKey": me.encryption_key}  # fmt: skip
         response = await self.http.post("/api/register", json=body)
         if response.status_code != 201:
-            raise ServerError(str(response.status_code), response.json().get("error", ""))
+            raise _http_error(response)
         return response.json()  # type: ignore[no-any-return]
 
     async def lookup(self, username: str) -> dict[str, Any]:
         """A user's public record; its keys are pinned on first sight and checked after."""
         response = await self.http.get("/api/users", params={"username": username})
         if response.status_code != 200:
-            raise ServerError(str(response.status_code), response.json().get("error", ""))
+            raise _http_error(response)
         record: dict[str, Any] = response.json()
         keys = {"publicKey": record["publicKey"], "encryptionKey": record["encryptionKey"]}
         pinned = self.identity.pins.get(username)
@@ -339,3 +339,12 @@ class ChatClient:
     def _closed(self, exc: ConnectionClosed) -> Closed:
         received = exc.rcvd
         return Closed(received.code if received else None, received.reason if received else "")
+
+
+def _http_error(response: httpx.Response) -> ServerError:
+    """A ServerError from an HTTP answer: its status, and its JSON ``error`` if it has one."""
+    try:
+        message = str(response.json().get("error", ""))
+    except (ValueError, AttributeError):
+        message = response.text[:200]
+    return ServerError(str(response.status_code), message)
