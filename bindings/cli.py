@@ -19,7 +19,7 @@ from bindings.config import DEFAULT_CONFIG, Config, load
 from bindings.errors import ConfigError
 
 # Modules that add subcommands; a binding issue adds its line here.
-COMMANDS: list[str] = []
+COMMANDS: list[str] = ["bindings.d1.commands"]
 
 EXIT_CONFIG = 2
 

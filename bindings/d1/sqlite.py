@@ -1,0 +1,355 @@
+"""D1's storage: one SQLite file per database, one aiosqlite connection per database per process.
+
+Invariants the D1 layer above relies on:
+
+* A request (one query, a batch, an exec) runs as ONE function on the connection's thread, the
+  single choke point aiosqlite gives each connection. Requests of one process therefore never
+  interleave, and one thread hop is the whole cost of a query.
+* A request of more than one statement runs inside ``BEGIN IMMEDIATE`` (``BEGIN`` when nothing
+  in it writes) and commits before the call returns; any error rolls all of it back. A single
+  statement relies on SQLite's own statement atomicity (autocommit).
+* Another process's lock is waited for (busy timeout; writers take the write lock up front),
+  and a request that still meets ``SQLITE_BUSY`` is retried whole, a bounded number of times.
+* WAL, ``synchronous=NORMAL`` by default: a returned write is in the WAL file, so it survives
+  a killed process; ``FULL`` also survives power loss (see the README).
+* The SQL Cloudflare refuses is refused here too, by an authorizer: transactions and savepoints,
+  ATTACH, names starting ``_cf_``, PRAGMAs off workerd's allow-list. Hearth's own statements
+  run "trusted" and carry a marker comment, so a user's identical text is never served from
+  the statement cache unchecked.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
+
+from bindings.clock import Clock, system_clock
+from bindings.d1.sql import Plan, Statement
+
+if TYPE_CHECKING:
+    import aiosqlite
+
+T = TypeVar("T")
+
+# SQLite limits workerd sets for D1 (tests may lower them before opening a database).
+D1_MAX_COLUMNS = 100
+D1_MAX_VARIABLE_NUMBER = 100  # highest ?NNN
+D1_MAX_VALUE_BYTES = 2_000_000  # Cloudflare's documented string/BLOB/row limit
+D1_MAX_LIKE_PATTERN_BYTES = 50
+D1_MAX_COMPOUND_SELECT = 5
+
+BUSY_RETRIES = 3  # whole-request retries after the busy timeout still ended in SQLITE_BUSY
+BUSY_RETRY_DELAY = 0.05  # seconds, doubled per retry
+STATEMENT_CACHE = 512
+
+WRONG_BINDINGS = "Wrong number of parameter bindings for SQL query."
+
+# workerd's allow-list; ``page_size`` may only be read.
+ALLOWED_PRAGMAS = frozenset(
+    {
+        "data_version", "case_sensitive_like", "foreign_keys", "defer_foreign_keys",
+        "ignore_check_constraints", "legacy_alter_table", "recursive_triggers",
+        "reverse_unordered_selects", "foreign_key_check", "foreign_key_list", "index_info",
+        "index_list", "index_xinfo", "quick_check", "optimize", "table_list", "table_info",
+        "table_xinfo",
+    }
+)  # fmt: skip
+_DENIED_ACTIONS = frozenset(
+    {sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT, sqlite3.SQLITE_ATTACH,
+     sqlite3.SQLITE_DETACH}
+)  # fmt: skip
+_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+# Hearth's own statements; the marker keeps them apart in sqlite3's statement cache.
+_BEGIN_WRITE = "BEGIN IMMEDIATE /* hearth */"
+_BEGIN_READ = "BEGIN DEFERRED /* hearth */"
+_COMMIT = "COMMIT /* hearth */"
+_ROLLBACK = "ROLLBACK /* hearth */"
+_PAGE_COUNT = "PRAGMA page_count /* hearth */"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """``[hearth.d1]``: durability and lock waiting, the same for every database."""
+
+    synchronous: str = "NORMAL"  # NORMAL | FULL | EXTRA
+    busy_timeout_ms: int = 5000
+
+
+class Counters(NamedTuple):
+    """What one query did, for D1's ``meta``."""
+
+    duration: float  # ms
+    changes: int
+    last_row_id: int
+    changed_db: bool
+    size_after: int
+    rows_read: int
+    rows_written: int
+
+
+class Outcome(NamedTuple):
+    """One query's result: the last statement's columns and rows, and counters when asked."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    counters: Counters | None
+
+
+class QueryError(Exception):
+    """A request failed: ``message`` in workerd's words, ``index`` of the failing entry."""
+
+    def __init__(self, message: str, index: int | None, code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.index = index
+        self.code = code
+
+
+def describe(exc: BaseException) -> str:
+    """workerd's text for a SQLite error: ``<message>: <CODE>[ (extended: <XCODE>)]``."""
+    message = str(exc)
+    if isinstance(exc, sqlite3.ProgrammingError) and message.startswith(
+        ("Incorrect number of bindings", "You did not supply a value")
+    ):
+        return WRONG_BINDINGS
+    name = getattr(exc, "sqlite_errorname", None)
+    if not name:
+        return message
+    primary = "_".join(name.split("_", 2)[:2])
+    return f"{message}: {primary}" + (f" (extended: {name})" if name != primary else "")
+
+
+def _code(exc: BaseException) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else int(code) & 0xFF
+
+
+Entry = tuple[Plan, Sequence[Any]]
+_CAUGHT = (sqlite3.Error, sqlite3.Warning, ValueError, OverflowError)
+
+
+class SqliteDatabase:
+    """One D1 database file, opened once per process; see the module docstring."""
+
+    def __init__(self, path: Path, settings: Settings, clock: Clock = system_clock) -> None:
+        self.path = path
+        self.settings = settings
+        self._aio: aiosqlite.Connection | None = None
+        self._run: Callable[..., Awaitable[Any]] | None = None
+        self._trusted = True  # until setup has run
+        self._size = 0
+        self._page_size = 4096
+        self._commits = 0
+        self._epoch = int(clock() * 1000)
+
+    @classmethod
+    async def open(
+        cls, path: Path, settings: Settings | None = None, clock: Clock = system_clock
+    ) -> SqliteDatabase:
+        """Open (creating if needed) the database file at ``path``."""
+        import aiosqlite
+
+        self = cls(path, settings or Settings(), clock)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._aio = await aiosqlite.Connection(self._connect, iter_chunk_size=64)
+        # aiosqlite's one thread per connection is the choke point we want; its queue entry
+        # point is private but has been stable since aiosqlite 0.1.
+        self._run = cast("Callable[..., Awaitable[Any]]", self._aio._execute)
+        return self
+
+    def _connect(self) -> sqlite3.Connection:
+        """Runs on the connection thread: connect and configure."""
+        db = sqlite3.connect(
+            self.path,
+            timeout=self.settings.busy_timeout_ms / 1000,
+            isolation_level=None,  # Hearth issues BEGIN/COMMIT itself
+            cached_statements=STATEMENT_CACHE,
+        )
+        try:
+            for attempt in range(BUSY_RETRIES + 1):
+                try:
+                    db.execute("PRAGMA journal_mode = WAL")
+                    break
+                except sqlite3.OperationalError as exc:  # another process converting it
+                    if _code(exc) not in _BUSY_CODES or attempt == BUSY_RETRIES:
+                        raise
+                    time.sleep(BUSY_RETRY_DELAY)
+            db.execute(f"PRAGMA synchronous = {self.settings.synchronous}")
+            db.execute("PRAGMA foreign_keys = ON")
+            for limit, value in (
+                (sqlite3.SQLITE_LIMIT_COLUMN, D1_MAX_COLUMNS),
+                (sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, D1_MAX_VARIABLE_NUMBER),
+                (sqlite3.SQLITE_LIMIT_LENGTH, D1_MAX_VALUE_BYTES),
+                (sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, D1_MAX_LIKE_PATTERN_BYTES),
+                (sqlite3.SQLITE_LIMIT_COMPOUND_SELECT, D1_MAX_COMPOUND_SELECT),
+            ):
+                db.setlimit(limit, value)
+            self._page_size = int(db.execute("PRAGMA page_size").fetchone()[0])
+            self._db = db
+            self._cursor = db.cursor()
+            self._admin = db.cursor()
+            self._size = self._measure_size()
+            db.set_authorizer(self._authorize)
+            self._trusted = False
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _authorize(self, action: int, arg1: str | None, arg2: str | None, *_: Any) -> int:
+        if self._trusted:
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_PRAGMA:
+            pragma = (arg1 or "").lower()
+            if pragma in ALLOWED_PRAGMAS or (pragma == "page_size" and arg2 is None):
+                return sqlite3.SQLITE_OK
+            return sqlite3.SQLITE_DENY
+        if action in _DENIED_ACTIONS:
+            return sqlite3.SQLITE_DENY
+        table = arg2 if action == sqlite3.SQLITE_ALTER_TABLE else arg1
+        if action != sqlite3.SQLITE_FUNCTION and table and table[:4].lower() == "_cf_":
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+    # -- requests ------------------------------------------------------------------------
+
+    async def query(self, plan: Plan, params: Sequence[Any], counters: bool) -> Outcome:
+        """Run one query as one request (the hot path)."""
+        assert self._run is not None, "the D1 database is closed"
+        outcomes: list[Outcome] = await self._run(self._request, ((plan, params),), counters)
+        return outcomes[0]
+
+    async def request(self, entries: Sequence[Entry], counters: bool = True) -> list[Outcome]:
+        """Run several queries in one transaction: all of them, or none (QueryError)."""
+        assert self._run is not None, "the D1 database is closed"
+        return await self._run(self._request, entries, counters)  # type: ignore[no-any-return]
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(connection)`` on the connection thread (exports, admin reads)."""
+        assert self._run is not None, "the D1 database is closed"
+        return await self._run(fn, self._db)  # type: ignore[no-any-return]
+
+    async def dump(self) -> bytes:
+        """A consistent copy of the database file's bytes (one read transaction)."""
+        return await self.call(_snapshot)
+
+    def bookmark(self) -> str:
+        """An opaque position that grows with every write request this process commits."""
+        return f"{self._epoch:012x}-{self._commits:08x}"
+
+    async def close(self) -> None:
+        """Close the connection (idempotent); queued requests finish first."""
+        aio, self._aio, self._run = self._aio, None, None
+        if aio is not None:
+            await aio.close()
+
+    # -- on the connection thread --------------------------------------------------------
+
+    def _request(self, entries: Sequence[Entry], counters: bool) -> list[Outcome]:
+        delay = BUSY_RETRY_DELAY
+        attempt = 0
+        while True:
+            try:
+                return self._attempt(entries, counters)
+            except QueryError as exc:
+                if exc.code not in _BUSY_CODES or attempt == BUSY_RETRIES:
+                    raise
+            attempt += 1
+            time.sleep(delay)
+            delay *= 2
+
+    def _attempt(self, entries: Sequence[Entry], counters: bool) -> list[Outcome]:
+        writes = any(plan.writes for plan, _ in entries)
+        txn = len(entries) > 1 or len(entries[0][0].statements) > 1
+        if txn:
+            self._internal(_BEGIN_WRITE if writes else _BEGIN_READ)
+        try:
+            out = [
+                self._entry(i, plan, params, counters) for i, (plan, params) in enumerate(entries)
+            ]
+            if txn:
+                self._internal(_COMMIT)
+        except BaseException:
+            if self._db.in_transaction:
+                self._internal(_ROLLBACK)
+            raise
+        if writes:
+            self._commits += 1
+        return out
+
+    def _entry(self, index: int, plan: Plan, params: Sequence[Any], counters: bool) -> Outcome:
+        db, cur = self._db, self._cursor
+        started = time.perf_counter()
+        changes_before = db.total_changes
+        rowid_before = cur.lastrowid or 0
+        if not plan.statements:  # only comments: nothing runs, as on workerd
+            meta = Counters(0.0, 0, rowid_before, False, self._size, 0, 0) if counters else None
+            return Outcome([], [], meta)
+        try:
+            for statement in plan.statements[:-1]:  # none has parameters (checked by the caller)
+                cur.execute(statement.sql)
+                cur.fetchall()
+            last = plan.statements[-1]
+            changes_last = db.total_changes
+            cur.execute(last.sql, params if last.names is None else _named(last, params))
+            rows = cur.fetchall()
+            description = cur.description
+        except _CAUGHT as exc:
+            raise QueryError(describe(exc), index, _code(exc)) from exc
+        columns = [d[0] for d in description] if description else []
+        if not counters:
+            return Outcome(columns, rows, None)
+        size_before = self._size
+        if plan.writes:
+            self._size = self._measure_size()
+        total = db.total_changes
+        written = total - changes_last
+        rowid = cur.lastrowid or 0
+        meta = Counters(
+            duration=(time.perf_counter() - started) * 1000,
+            changes=total - changes_before,
+            last_row_id=rowid,
+            changed_db=total != changes_before
+            or rowid != rowid_before
+            or self._size != size_before,
+            size_after=self._size,
+            rows_read=len(rows) + written,  # an approximation: see the README
+            rows_written=written,
+        )
+        return Outcome(columns, rows, meta)
+
+    def _measure_size(self) -> int:
+        return self._page_size * int(self._internal(_PAGE_COUNT)[0][0])
+
+    def _internal(self, sql: str) -> list[Any]:
+        self._trusted = True
+        try:
+            return self._admin.execute(sql).fetchall()
+        except _CAUGHT as exc:
+            raise QueryError(describe(exc), None, _code(exc)) from exc
+        finally:
+            self._trusted = False
+
+
+def _snapshot(db: sqlite3.Connection) -> bytes:
+    """Copy the database in one backup step (one read transaction), then take its bytes.
+    (``serialize()`` of a file database needs SQLite's optional dbpage table.)"""
+    copy = sqlite3.connect(":memory:")
+    try:
+        db.backup(copy)
+        return copy.serialize()
+    finally:
+        copy.close()
+
+
+def _named(statement: Statement, params: Sequence[Any]) -> dict[str, Any]:
+    """Positional values for a statement whose parameters are all named (:a, @b, $c)."""
+    assert statement.names is not None
+    if len(params) != len(statement.names):
+        raise sqlite3.ProgrammingError("Incorrect number of bindings supplied")
+    return dict(zip(statement.names, params, strict=True))
