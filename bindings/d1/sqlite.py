@@ -230,9 +230,18 @@ class SqliteDatabase:
         return await self._run(self._request, entries, counters)  # type: ignore[no-any-return]
 
     async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(connection)`` on the connection thread (exports, admin reads)."""
+        """Run ``fn(connection)`` on the connection thread, trusted: Hearth's own work
+        (exports, snapshots, checks), never a worker's SQL. Its statements stay in sqlite3's
+        statement cache, so they should be ones D1 allows anyway."""
         assert self._run is not None, "the D1 database is closed"
-        return await self._run(fn, self._db)  # type: ignore[no-any-return]
+        return await self._run(self._trusted_call, fn)  # type: ignore[no-any-return]
+
+    def _trusted_call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        self._trusted = True
+        try:
+            return fn(self._db)
+        finally:
+            self._trusted = False
 
     async def dump(self) -> bytes:
         """A consistent copy of the database file's bytes (one read transaction)."""
