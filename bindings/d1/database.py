@@ -83,7 +83,7 @@ class D1PreparedStatement:
         outcome = await self._owner._one(self, False)
         if not outcome.rows:
             return None
-        row = JsDict(zip(outcome.columns, outcome.rows[0], strict=True))
+        row = JsDict(zip(outcome.columns, outcome.rows[0], strict=False))  # same length
         if colName is None:
             return row
         if colName not in row:
@@ -273,24 +273,22 @@ def _which(statements: Sequence[D1PreparedStatement], index: int) -> str:
 
 
 def _result(outcome: Outcome) -> JsDict:
-    counters = outcome.counters
+    columns, rows, counters = outcome
     assert counters is not None
-    columns = outcome.columns
-    return JsDict(
-        success=True,
-        meta=JsDict(
-            served_by=SERVED_BY,
-            served_by_primary=True,
-            duration=counters.duration,
-            changes=counters.changes,
-            last_row_id=counters.last_row_id,
-            changed_db=counters.changed_db,
-            size_after=counters.size_after,
-            rows_read=counters.rows_read,
-            rows_written=counters.rows_written,
-        ),
-        results=[JsDict(zip(columns, row, strict=True)) for row in outcome.rows],
+    duration, changes, last_row_id, changed_db, size_after, rows_read, rows_written = counters
+    meta = JsDict(
+        served_by=SERVED_BY,
+        served_by_primary=True,
+        duration=duration,
+        changes=changes,
+        last_row_id=last_row_id,
+        changed_db=changed_db,
+        size_after=size_after,
+        rows_read=rows_read,
+        rows_written=rows_written,
     )
+    results = [JsDict(zip(columns, row, strict=False)) for row in rows]  # same length
+    return JsDict(success=True, meta=meta, results=results)
 
 
 def _bind_value(value: Any) -> Any:

@@ -57,6 +57,8 @@ class Plan:
 
     sql: str
     statements: tuple[Statement, ...]
+    head: tuple[Statement, ...]  # every statement but the last
+    last: Statement | None
     blank: bool  # Miniflare's "comment only" test: such entries are dropped from a request
     nbytes: int  # UTF-8 length, for D1's statement size limit
     writes: bool  # some statement may write (BEGIN IMMEDIATE rather than a deferred BEGIN)
@@ -95,6 +97,8 @@ def _make_plan(sql: str) -> Plan:
     return Plan(
         sql=sql,
         statements=statements,
+        head=statements[:-1],
+        last=statements[-1] if statements else None,
         blank=is_blank(sql),
         nbytes=len(sql.encode("utf-8", "surrogatepass")),
         writes=any(s.writes for s in statements),

@@ -20,7 +20,10 @@ Invariants the D1 layer above relies on:
 
 from __future__ import annotations
 
+import mmap
+import os
 import sqlite3
+import struct
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -70,6 +73,57 @@ _BEGIN_READ = "BEGIN DEFERRED /* hearth */"
 _COMMIT = "COMMIT /* hearth */"
 _ROLLBACK = "ROLLBACK /* hearth */"
 _PAGE_COUNT = "PRAGMA page_count /* hearth */"
+
+
+class WalSize:
+    """The database size the last commit left, read from SQLite's WAL index (``-shm``).
+
+    The WAL-index header (sqlite.org/walformat.html) is stored twice, in native byte order,
+    and holds the page size (u16 at offset 14) and the database size in pages (u32 at 20).
+    Reading it is a memory read, where ``PRAGMA page_count`` is compiled afresh on every run
+    (SQLite runs a PRAGMA statement once per prepare). ``size()`` is None whenever the header
+    cannot be trusted (mid-update by another process, missing, unmapped): ask the PRAGMA then.
+    An empty WAL records no size (0 pages): the database file is then the whole database.
+    """
+
+    _FIELDS = struct.Struct("=HII")  # szPage, mxFrame, nPage
+
+    def __init__(self, database: Path) -> None:
+        self._database = database
+        self._map: mmap.mmap | None = None
+        self._header = b""  # the last header read, and the size it gave
+        self._bytes = 0
+        try:
+            with open(f"{database}-shm", "rb") as file:
+                self._map = mmap.mmap(file.fileno(), 96, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            pass
+
+    def size(self) -> int | None:
+        """Bytes, or None when unknown."""
+        m = self._map
+        if m is None:
+            return None
+        header = m[:48]
+        if header == self._header:
+            return self._bytes
+        if header != m[48:96] or not header[12]:  # two copies differ, or not initialised
+            return None
+        page_size, _, pages = self._FIELDS.unpack_from(header, 14)
+        if pages:
+            size = int(pages) * (65536 if page_size == 1 else int(page_size))
+        else:
+            try:
+                size = os.stat(self._database).st_size
+            except OSError:
+                return None
+        self._header, self._bytes = header, size
+        return size
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
 
 
 @dataclass(frozen=True)
@@ -142,7 +196,6 @@ class SqliteDatabase:
         self._aio: aiosqlite.Connection | None = None
         self._run: Callable[..., Awaitable[Any]] | None = None
         self._trusted = True  # until setup has run
-        self._size = 0
         self._page_size = 4096
         self._commits = 0
         self._epoch = int(clock() * 1000)
@@ -193,7 +246,7 @@ class SqliteDatabase:
             self._db = db
             self._cursor = db.cursor()
             self._admin = db.cursor()
-            self._size = self._measure_size()
+            self._wal = WalSize(self.path)  # WAL mode and a first read made the -shm file
             db.set_authorizer(self._authorize)
             self._trusted = False
         except BaseException:
@@ -218,16 +271,15 @@ class SqliteDatabase:
 
     # -- requests ------------------------------------------------------------------------
 
-    async def query(self, plan: Plan, params: Sequence[Any], counters: bool) -> Outcome:
-        """Run one query as one request (the hot path)."""
+    def query(self, plan: Plan, params: Sequence[Any], counters: bool) -> Awaitable[Outcome]:
+        """Run one query as one request (the hot path: one thread hop and nothing around it)."""
         assert self._run is not None, "the D1 database is closed"
-        outcomes: list[Outcome] = await self._run(self._request, ((plan, params),), counters)
-        return outcomes[0]
+        return self._run(self._single, plan, params, counters)
 
     async def request(self, entries: Sequence[Entry], counters: bool = True) -> list[Outcome]:
         """Run several queries in one transaction: all of them, or none (QueryError)."""
         assert self._run is not None, "the D1 database is closed"
-        return await self._run(self._request, entries, counters)  # type: ignore[no-any-return]
+        return await self._run(self._retrying, self._attempt, entries, counters)  # type: ignore[no-any-return]
 
     async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(connection)`` on the connection thread, trusted: Hearth's own work
@@ -256,33 +308,59 @@ class SqliteDatabase:
         aio, self._aio, self._run = self._aio, None, None
         if aio is not None:
             await aio.close()
+            self._wal.close()
 
     # -- on the connection thread --------------------------------------------------------
 
-    def _request(self, entries: Sequence[Entry], counters: bool) -> list[Outcome]:
+    def _retrying(self, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work``; when it met SQLITE_BUSY (and rolled back), wait and run it again."""
         delay = BUSY_RETRY_DELAY
-        attempt = 0
-        while True:
+        for _ in range(BUSY_RETRIES):
             try:
-                return self._attempt(entries, counters)
+                return work(*args)
             except QueryError as exc:
-                if exc.code not in _BUSY_CODES or attempt == BUSY_RETRIES:
+                if exc.code not in _BUSY_CODES:
                     raise
-            attempt += 1
             time.sleep(delay)
             delay *= 2
+        return work(*args)
+
+    def _single(self, plan: Plan, params: Sequence[Any], counters: bool) -> Outcome:
+        """One query. The hot case (one statement, positional values, no counters) runs right
+        here; everything else, and a first SQLITE_BUSY, takes the general path with retries."""
+        last = plan.last
+        if not counters and not plan.head and last is not None and last.names is None:
+            cur = self._cursor
+            try:
+                cur.execute(last.sql, params)
+                rows = cur.fetchall()
+            except _CAUGHT as exc:
+                if _code(exc) not in _BUSY_CODES:
+                    raise QueryError(describe(exc), 0, _code(exc)) from exc
+            else:
+                if plan.writes:
+                    self._commits += 1
+                description = cur.description
+                return Outcome([d[0] for d in description] if description else [], rows, None)
+        return self._retrying(self._general, plan, params, counters)
+
+    def _general(self, plan: Plan, params: Sequence[Any], counters: bool) -> Outcome:
+        if plan.head:  # several statements: they need a transaction
+            return self._attempt(((plan, params),), counters)[0]
+        outcome = self._entry(0, plan, params, counters, False)  # autocommit is atomic enough
+        if plan.writes:
+            self._commits += 1
+        return outcome
 
     def _attempt(self, entries: Sequence[Entry], counters: bool) -> list[Outcome]:
         writes = any(plan.writes for plan, _ in entries)
-        txn = len(entries) > 1 or len(entries[0][0].statements) > 1
-        if txn:
-            self._internal(_BEGIN_WRITE if writes else _BEGIN_READ)
+        self._internal(_BEGIN_WRITE if writes else _BEGIN_READ)
         try:
             out = [
-                self._entry(i, plan, params, counters) for i, (plan, params) in enumerate(entries)
+                self._entry(i, plan, params, counters, writes)
+                for i, (plan, params) in enumerate(entries)
             ]
-            if txn:
-                self._internal(_COMMIT)
+            self._internal(_COMMIT)
         except BaseException:
             if self._db.in_transaction:
                 self._internal(_ROLLBACK)
@@ -291,49 +369,55 @@ class SqliteDatabase:
             self._commits += 1
         return out
 
-    def _entry(self, index: int, plan: Plan, params: Sequence[Any], counters: bool) -> Outcome:
-        db, cur = self._db, self._cursor
-        started = time.perf_counter()
-        changes_before = db.total_changes
-        rowid_before = cur.lastrowid or 0
-        if not plan.statements:  # only comments: nothing runs, as on workerd
-            meta = Counters(0.0, 0, rowid_before, False, self._size, 0, 0) if counters else None
-            return Outcome([], [], meta)
+    def _entry(
+        self, index: int, plan: Plan, params: Sequence[Any], counters: bool, uncommitted: bool
+    ) -> Outcome:
+        """Run one query; ``uncommitted``: inside a transaction that writes, where only the
+        PRAGMA knows the size."""
+        db, cur, last = self._db, self._cursor, plan.last
+        if counters:
+            started = time.perf_counter()
+            changes_before = changes_last = db.total_changes
+            rowid_before = cur.lastrowid or 0
+            size_before = self._size(uncommitted)
+        if last is None:  # only comments: nothing runs, as on workerd
+            meta = Counters(0.0, 0, rowid_before, False, size_before, 0, 0)
+            return Outcome([], [], meta if counters else None)
         try:
-            for statement in plan.statements[:-1]:  # none has parameters (checked by the caller)
+            for statement in plan.head:  # none has parameters (checked by the caller)
                 cur.execute(statement.sql)
                 cur.fetchall()
-            last = plan.statements[-1]
-            changes_last = db.total_changes
+            if counters:
+                changes_last = db.total_changes
             cur.execute(last.sql, params if last.names is None else _named(last, params))
             rows = cur.fetchall()
-            description = cur.description
         except _CAUGHT as exc:
             raise QueryError(describe(exc), index, _code(exc)) from exc
+        description = cur.description
         columns = [d[0] for d in description] if description else []
         if not counters:
             return Outcome(columns, rows, None)
-        size_before = self._size
-        if plan.writes:
-            self._size = self._measure_size()
+        size = self._size(uncommitted) if plan.writes else size_before
         total = db.total_changes
         written = total - changes_last
         rowid = cur.lastrowid or 0
+        changed = total != changes_before or rowid != rowid_before or size != size_before
         meta = Counters(
-            duration=(time.perf_counter() - started) * 1000,
-            changes=total - changes_before,
-            last_row_id=rowid,
-            changed_db=total != changes_before
-            or rowid != rowid_before
-            or self._size != size_before,
-            size_after=self._size,
-            rows_read=len(rows) + written,  # an approximation: see the README
-            rows_written=written,
+            (time.perf_counter() - started) * 1000,  # duration, ms
+            total - changes_before,  # changes
+            rowid,  # last_row_id
+            changed,  # changed_db
+            size,  # size_after
+            len(rows) + written,  # rows_read: an approximation, see the README
+            written,  # rows_written
         )
         return Outcome(columns, rows, meta)
 
-    def _measure_size(self) -> int:
-        return self._page_size * int(self._internal(_PAGE_COUNT)[0][0])
+    def _size(self, uncommitted: bool) -> int:
+        size = None if uncommitted else self._wal.size()
+        if size is None:
+            size = self._page_size * int(self._internal(_PAGE_COUNT)[0][0])
+        return size
 
     def _internal(self, sql: str) -> list[Any]:
         self._trusted = True
