@@ -16,7 +16,8 @@ from typing import Any
 from urllib.parse import quote
 
 from bindings.d1 import migrations
-from bindings.d1.database import D1Database, D1DatabaseSession, D1Error, D1PreparedStatement
+from bindings.d1.database import D1Database, D1DatabaseSession, D1PreparedStatement
+from bindings.d1.errors import D1Error
 from bindings.d1.sqlite import Settings, SqliteDatabase
 from bindings.errors import ConfigError
 from bindings.plugin import BindingDecl, BindingPlugin, ParseContext

@@ -19,7 +19,8 @@ from typing import Any
 from bindings.cli import run, state_dir
 from bindings.config import Config, load
 from bindings.d1 import D1Decl, database_path, migrations, settings
-from bindings.d1.database import D1Database, D1Error
+from bindings.d1.database import D1Database
+from bindings.d1.errors import D1Error
 from bindings.d1.export import ExportError, dump_sql
 from bindings.d1.sql import split
 from bindings.d1.sqlite import SqliteDatabase

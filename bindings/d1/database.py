@@ -14,12 +14,13 @@ Cloudflare's Python runtime refuses them (Pyodide turns them into BigInt), BLOBs
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
+from bindings.d1.errors import D1Error, d1_error
 from bindings.d1.sql import Plan, plan
-from bindings.d1.sqlite import Outcome, QueryError, SqliteDatabase
-from bindings.errors import JsException, JsTypeError
+from bindings.d1.sqlite import Outcome, SqliteDatabase
+from bindings.errors import JsTypeError
 from bindings.jsobj import JsDict, options
 
 # Limits Miniflare checks before running a query (tests may lower them).
@@ -45,22 +46,6 @@ FIRST_UNCONSTRAINED = "first-unconstrained"
 FIRST_PRIMARY = "first-primary"
 
 
-class D1Error(JsException):
-    """Every D1 failure; the message starts with D1's code (``D1_ERROR: ...``).
-
-    ``__cause__`` is a ``JsException`` with the bare message (Cloudflare's ``error.cause``),
-    itself caused by the SQLite error when there was one.
-    """
-
-
-def _error(code: str, message: str, original: BaseException | None = None) -> D1Error:
-    cause = JsException(message)
-    cause.__cause__ = original
-    error = D1Error(f"{code}: {message}")
-    error.__cause__ = cause
-    return error
-
-
 class D1PreparedStatement:
     """A statement and its bound values; ``bind`` returns a new one, as on Cloudflare."""
 
@@ -80,28 +65,28 @@ class D1PreparedStatement:
 
     async def first(self, colName: str | None = None) -> Any:
         """The first row (a JsDict), the value of column ``colName`` in it, or None."""
-        outcome = await self._owner._one(self, False)
+        outcome = await self._owner._query(self, False)
         if not outcome.rows:
             return None
         row = JsDict(zip(outcome.columns, outcome.rows[0], strict=False))  # same length
         if colName is None:
             return row
         if colName not in row:
-            raise _error("D1_COLUMN_NOTFOUND", f"Column not found ({colName})")
+            raise d1_error("D1_COLUMN_NOTFOUND", f"Column not found ({colName})")
         return row[colName]
 
     async def run(self) -> JsDict:
         """``{success, meta, results}``; the rows are included, as Miniflare does."""
-        return _result(await self._owner._one(self, True))
+        return _result(await self._owner._query(self, True))
 
     async def all(self) -> JsDict:
         """``{success, meta, results}`` with every row as a JsDict."""
-        return _result(await self._owner._one(self, True))
+        return _result(await self._owner._query(self, True))
 
     async def raw(self, *args: Any, **kwargs: Any) -> list[list[Any]]:
         """Rows as lists; ``columnNames=True`` puts the column names first (duplicates kept)."""
         column_names = bool(options(args, kwargs).get("columnNames"))
-        outcome = await self._owner._one(self, False)
+        outcome = await self._owner._query(self, False)
         rows = [list(row) for row in outcome.rows]
         return [outcome.columns, *rows] if column_names else rows
 
@@ -133,41 +118,31 @@ class _Runner:
         # Miniflare drops comment-only entries; keep each one's place for error messages.
         kept = [(i, s) for i, s in enumerate(statements) if not s._plan.blank]
         if not kept:
-            raise _error("D1_ERROR", NO_STATEMENTS)
+            raise d1_error("D1_ERROR", NO_STATEMENTS)
         if len(kept) > D1_MAX_QUERIES_PER_BATCH:
-            raise _error(
-                "D1_ERROR",
-                f"Your query batch has {len(kept)} queries, exceeding the limit of "
-                f"{D1_MAX_QUERIES_PER_BATCH} queries per batch",
-            )
+            raise d1_error("D1_ERROR", _too_many(len(kept)))
         for i, statement in kept:
             problem = _problem(statement._plan, statement.params)
             if problem:
-                raise _error("D1_ERROR", problem + _which(statements, i))
+                raise d1_error("D1_ERROR", problem + _which(statements, i))
         try:
             outcomes = await self._store.request([(s._plan, s.params) for _, s in kept])
-        except QueryError as exc:
-            where = "" if exc.index is None else _which(statements, kept[exc.index][0])
-            error = _error("D1_ERROR", exc.message + where, exc.__cause__)
+        except D1Error as exc:
+            where = "" if exc._index is None else _which(statements, kept[exc._index][0])
+            error = d1_error("D1_ERROR", exc.detail + where, _original(exc))
             raise error from error.__cause__
         self._note()
         return [_result(outcome) for outcome in outcomes]
 
-    async def _one(self, statement: D1PreparedStatement, counters: bool) -> Outcome:
+    def _query(self, statement: D1PreparedStatement, counters: bool) -> Awaitable[Outcome]:
+        """Check one statement and hand it to the store (no coroutine of its own: hot path)."""
         parsed = statement._plan
-        params = statement.params
         if parsed.blank:
-            raise _error("D1_ERROR", NO_STATEMENTS)
-        problem = _problem(parsed, params)
+            raise d1_error("D1_ERROR", NO_STATEMENTS)
+        problem = _problem(parsed, statement.params)
         if problem:
-            raise _error("D1_ERROR", problem)
-        try:
-            outcome = await self._store.query(parsed, params, counters)
-        except QueryError as exc:
-            error = _error("D1_ERROR", exc.message, exc.__cause__)
-            raise error from error.__cause__
-        self._note()
-        return outcome
+            raise d1_error("D1_ERROR", problem)
+        return self._store.query(parsed, statement.params, counters)
 
     def _note(self) -> None:
         """Sessions record the bookmark each answer carries; the database ignores it."""
@@ -187,22 +162,18 @@ class D1Database(_Runner):
         kept = [(n, line) for n, line in enumerate(lines, 1) if not plan(line).blank]
         try:
             if not kept:
-                raise QueryError(NO_STATEMENTS, None)
+                raise d1_error("D1_ERROR", NO_STATEMENTS)
             if len(kept) > D1_MAX_QUERIES_PER_BATCH:
-                raise QueryError(
-                    f"Your query batch has {len(kept)} queries, exceeding the limit of "
-                    f"{D1_MAX_QUERIES_PER_BATCH} queries per batch",
-                    None,
-                )
+                raise d1_error("D1_ERROR", _too_many(len(kept)))
             for index, (_, line) in enumerate(kept):
                 problem = _problem(plan(line), ())
                 if problem:
-                    raise QueryError(problem, index)
+                    raise d1_error("D1_ERROR", problem, index=index)
             outcomes = await self._store.request([(plan(line), ()) for _, line in kept])
-        except QueryError as exc:
-            n, line = (1, lines[0]) if exc.index is None else kept[exc.index]
-            text = f"Error in line {n}: {line}: {exc.message}"
-            error = _error("D1_EXEC_ERROR", text, exc.__cause__)
+        except D1Error as exc:
+            n, line = (1, lines[0]) if exc._index is None else kept[exc._index]
+            text = f"Error in line {n}: {line}: {exc.detail}"
+            error = d1_error("D1_EXEC_ERROR", text, _original(exc))
             raise error from error.__cause__
         duration = sum(o.counters.duration for o in outcomes if o.counters)
         return JsDict(count=len(outcomes), duration=duration)
@@ -211,7 +182,7 @@ class D1Database(_Runner):
         """A session: ``"first-unconstrained"`` (default), ``"first-primary"`` or a bookmark.
         Hearth has one primary, so every query already sees every earlier write."""
         if constraintOrBookmark is not None and not isinstance(constraintOrBookmark, str):
-            raise _error("D1_SESSION_ERROR", "invalid bookmark or constraint")
+            raise d1_error("D1_SESSION_ERROR", "invalid bookmark or constraint")
         value = (constraintOrBookmark or "").strip() or FIRST_UNCONSTRAINED
         return D1DatabaseSession(self._store, value)
 
@@ -238,6 +209,11 @@ class D1DatabaseSession(_Runner):
             return None
         return self._bookmark
 
+    async def _query(self, statement: D1PreparedStatement, counters: bool) -> Outcome:
+        outcome = await super()._query(statement, counters)
+        self._note()
+        return outcome
+
     def _note(self) -> None:
         latest = self._store.bookmark()
         current = self.getBookmark()
@@ -259,6 +235,18 @@ def _problem(parsed: Plan, params: Sequence[Any]) -> str | None:
     if parsed.transaction:
         return NO_TRANSACTIONS
     return None
+
+
+def _too_many(count: int) -> str:
+    return (
+        f"Your query batch has {count} queries, exceeding the limit of "
+        f"{D1_MAX_QUERIES_PER_BATCH} queries per batch"
+    )
+
+
+def _original(error: D1Error) -> BaseException | None:
+    """The SQLite error under a D1Error (beneath its JsException cause), if any."""
+    return error.__cause__.__cause__ if error.__cause__ is not None else None
 
 
 _SPACE = re.compile(r"\s+")
@@ -316,7 +304,7 @@ def _bind_value(value: Any) -> Any:
 
 
 def _type_error(js_type: str, value: Any) -> D1Error:
-    return _error(
+    return d1_error(
         "D1_TYPE_ERROR", f"Type '{js_type}' not supported for value '{_js_string(value)}'"
     )
 

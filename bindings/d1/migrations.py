@@ -21,7 +21,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bindings.d1.database import D1Database, D1Error
+from bindings.d1.database import D1Database
+from bindings.d1.errors import D1Error
 from bindings.d1.sql import split
 
 DEFAULT_DIR = "migrations"

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from bindings.clock import Clock, system_clock
+from bindings.d1.errors import D1Error, d1_error
 from bindings.d1.sql import Plan, Statement
 
 if TYPE_CHECKING:
@@ -154,16 +155,6 @@ class Outcome(NamedTuple):
     counters: Counters | None
 
 
-class QueryError(Exception):
-    """A request failed: ``message`` in workerd's words, ``index`` of the failing entry."""
-
-    def __init__(self, message: str, index: int | None, code: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.index = index
-        self.code = code
-
-
 def describe(exc: BaseException) -> str:
     """workerd's text for a SQLite error: ``<message>: <CODE>[ (extended: <XCODE>)]``."""
     message = str(exc)
@@ -176,6 +167,11 @@ def describe(exc: BaseException) -> str:
         return message
     primary = "_".join(name.split("_", 2)[:2])
     return f"{message}: {primary}" + (f" (extended: {name})" if name != primary else "")
+
+
+def _failure(exc: BaseException, index: int | None) -> D1Error:
+    """A SQLite failure as D1 reports it: translated once, here."""
+    return d1_error("D1_ERROR", describe(exc), exc, index=index, sqlite_code=_code(exc))
 
 
 def _code(exc: BaseException) -> int | None:
@@ -277,7 +273,7 @@ class SqliteDatabase:
         return self._run(self._single, plan, params, counters)
 
     async def request(self, entries: Sequence[Entry], counters: bool = True) -> list[Outcome]:
-        """Run several queries in one transaction: all of them, or none (QueryError)."""
+        """Run several queries in one transaction: all of them, or none (D1Error)."""
         assert self._run is not None, "the D1 database is closed"
         return await self._run(self._retrying, self._attempt, entries, counters)  # type: ignore[no-any-return]
 
@@ -318,8 +314,8 @@ class SqliteDatabase:
         for _ in range(BUSY_RETRIES):
             try:
                 return work(*args)
-            except QueryError as exc:
-                if exc.code not in _BUSY_CODES:
+            except D1Error as exc:
+                if exc._code not in _BUSY_CODES:
                     raise
             time.sleep(delay)
             delay *= 2
@@ -336,12 +332,19 @@ class SqliteDatabase:
                 rows = cur.fetchall()
             except _CAUGHT as exc:
                 if _code(exc) not in _BUSY_CODES:
-                    raise QueryError(describe(exc), 0, _code(exc)) from exc
+                    error = _failure(exc, 0)
+                    raise error from error.__cause__
             else:
                 if plan.writes:
                     self._commits += 1
                 description = cur.description
                 return Outcome([d[0] for d in description] if description else [], rows, None)
+        else:
+            try:
+                return self._general(plan, params, counters)
+            except D1Error as exc:
+                if exc._code not in _BUSY_CODES:
+                    raise
         return self._retrying(self._general, plan, params, counters)
 
     def _general(self, plan: Plan, params: Sequence[Any], counters: bool) -> Outcome:
@@ -392,12 +395,17 @@ class SqliteDatabase:
             cur.execute(last.sql, params if last.names is None else _named(last, params))
             rows = cur.fetchall()
         except _CAUGHT as exc:
-            raise QueryError(describe(exc), index, _code(exc)) from exc
+            error = _failure(exc, index)
+            raise error from error.__cause__
         description = cur.description
         columns = [d[0] for d in description] if description else []
         if not counters:
             return Outcome(columns, rows, None)
-        size = self._size(uncommitted) if plan.writes else size_before
+        if not plan.writes:  # a read changes nothing
+            duration = (time.perf_counter() - started) * 1000
+            meta = Counters(duration, 0, rowid_before, False, size_before, len(rows), 0)
+            return Outcome(columns, rows, meta)
+        size = self._size(uncommitted)
         total = db.total_changes
         written = total - changes_last
         rowid = cur.lastrowid or 0
@@ -424,7 +432,8 @@ class SqliteDatabase:
         try:
             return self._admin.execute(sql).fetchall()
         except _CAUGHT as exc:
-            raise QueryError(describe(exc), None, _code(exc)) from exc
+            error = _failure(exc, None)
+            raise error from error.__cause__
         finally:
             self._trusted = False
 

@@ -7,7 +7,8 @@ import pytest
 
 from bindings import JsDict, JsException, JsTypeError
 from bindings.d1 import database as d1
-from bindings.d1.database import D1Error, D1PreparedStatement
+from bindings.d1.database import D1PreparedStatement
+from bindings.d1.errors import D1Error
 
 SYNTAX = 'D1_ERROR: near "PUT": syntax error: SQLITE_ERROR'
 
