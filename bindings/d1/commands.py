@@ -123,37 +123,30 @@ def cmd_create(args: argparse.Namespace, config: Config, decl: D1Decl) -> int:
 
 
 async def cmd_list(args: argparse.Namespace, store: SqliteDatabase, decl: D1Decl) -> int:
-    db = D1Database(store)
-    _require_folder(decl)
-    todo = await migrations.pending(db, decl.migrations_dir, decl.migrations_table)
-    _print_pending(todo)
+    await _show_pending(D1Database(store), decl)
     return 0
 
 
 async def cmd_apply(args: argparse.Namespace, store: SqliteDatabase, decl: D1Decl) -> int:
     db = D1Database(store)
-    _require_folder(decl)
-    todo = await migrations.pending(db, decl.migrations_dir, decl.migrations_table)
-    _print_pending(todo)
-    if todo:
+    if await _show_pending(db, decl):
         await migrations.apply(
             db, decl.migrations_dir, decl.migrations_table, lambda n: print(f"applied {n}")
         )
     return 0
 
 
-def _require_folder(decl: D1Decl) -> None:
+async def _show_pending(db: D1Database, decl: D1Decl) -> list[str]:
     if not decl.migrations_dir.is_dir():
         raise ConfigError(decl.migrations_dir, "", "no migrations folder (set migrations_dir)")
-
-
-def _print_pending(todo: list[str]) -> None:
+    todo = await migrations.pending(db, decl.migrations_dir, decl.migrations_table)
     if not todo:
         print("No migrations to apply.")
-        return
-    print("Migrations to be applied:")
-    for name in todo:
-        print(f"  {name}")
+    else:
+        print("Migrations to be applied:")
+        for name in todo:
+            print(f"  {name}")
+    return todo
 
 
 async def cmd_execute(args: argparse.Namespace, store: SqliteDatabase, decl: D1Decl) -> int:
