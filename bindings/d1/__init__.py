@@ -3,25 +3,30 @@
 One SQLite file per database id under ``<state>/d1/``, opened once per process and shared by
 every worker that binds the same id. Under ``dev`` the plugin applies pending migrations while
 opening, as ``make dev`` promises (``wrangler dev`` leaves that to you).
+
+Every server imports this module to read its config, so the engine (``database``, ``sqlite``,
+aiosqlite) is imported only when a database is opened.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bindings.d1 import migrations
-from bindings.d1.database import D1Database, D1DatabaseSession, D1PreparedStatement
 from bindings.d1.errors import D1Error
-from bindings.d1.sqlite import Settings, SqliteDatabase
 from bindings.errors import ConfigError
 from bindings.plugin import BindingDecl, BindingPlugin, ParseContext
-from bindings.runtime import Worker
+
+if TYPE_CHECKING:
+    from bindings.config import WorkerConfig
+    from bindings.d1.database import D1Database, D1DatabaseSession, D1PreparedStatement
+    from bindings.d1.sqlite import SqliteDatabase
+    from bindings.runtime import Runtime, Worker
 
 __all__ = [
     "D1Database",
@@ -30,8 +35,18 @@ __all__ = [
     "D1Error",
     "D1Plugin",
     "D1PreparedStatement",
+    "Settings",
     "database_path",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("D1Database", "D1DatabaseSession", "D1PreparedStatement"):
+        from bindings.d1 import database
+
+        return getattr(database, name)
+    raise AttributeError(name)
+
 
 log = logging.getLogger("hearth.d1")
 
@@ -54,10 +69,20 @@ class D1Decl(BindingDecl):
     migrations_table: str
 
 
+@dataclass(frozen=True)
+class Settings:
+    """``[hearth.d1]``: durability and lock waiting, the same for every database."""
+
+    synchronous: str = "NORMAL"  # NORMAL | FULL | EXTRA
+    busy_timeout_ms: int = 5000
+
+
 def database_path(state_dir: Path, database_id: str) -> Path:
     """The SQLite file of a database id: ids may hold ``/`` or spaces, so they are %-encoded."""
     name = quote(database_id, safe="")
     if len(name) > 120:  # keep within file name limits, still unique
+        import hashlib
+
         name = name[:80] + "-" + hashlib.sha256(database_id.encode()).hexdigest()[:24]
     return state_dir / "d1" / f"{name}.sqlite"
 
@@ -119,7 +144,7 @@ class D1Plugin(BindingPlugin):
             )
         return decls
 
-    def __init__(self, runtime: Any) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime)
         self._databases: dict[str, SqliteDatabase] = {}
 
@@ -133,7 +158,7 @@ class D1Plugin(BindingPlugin):
         return first
 
     def check(self) -> None:
-        seen: dict[str, tuple[Any, D1Decl]] = {}
+        seen: dict[str, tuple[WorkerConfig, D1Decl]] = {}
         for worker in self.runtime.config.workers:
             for _, decl in worker.bindings:
                 if not isinstance(decl, D1Decl):
@@ -150,6 +175,9 @@ class D1Plugin(BindingPlugin):
                     )
 
     async def open(self) -> None:
+        from bindings.d1.database import D1Database
+        from bindings.d1.sqlite import SqliteDatabase
+
         config = self.runtime.config
         options = settings(config.hearth, config.file)
         for database_id, decl in self._decls().items():
@@ -162,6 +190,8 @@ class D1Plugin(BindingPlugin):
                 await _migrate(D1Database(database), decl)
 
     def bind(self, decl: BindingDecl, worker: Worker) -> D1Database:
+        from bindings.d1.database import D1Database
+
         assert isinstance(decl, D1Decl)
         return D1Database(self._databases[decl.database_id])
 

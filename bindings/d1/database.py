@@ -159,20 +159,21 @@ class D1Database(_Runner):
         if not isinstance(query, str):
             raise JsTypeError(f"exec() takes the SQL as a str, not {type(query).__name__}")
         lines = query.strip().split("\n")
-        kept = [(n, line) for n, line in enumerate(lines, 1) if not plan(line).blank]
+        plans = [(n, plan(line)) for n, line in enumerate(lines, 1)]
+        kept = [(n, parsed) for n, parsed in plans if not parsed.blank]
         try:
             if not kept:
                 raise d1_error("D1_ERROR", NO_STATEMENTS)
             if len(kept) > D1_MAX_QUERIES_PER_BATCH:
                 raise d1_error("D1_ERROR", _too_many(len(kept)))
-            for index, (_, line) in enumerate(kept):
-                problem = _problem(plan(line), ())
+            for index, (_, parsed) in enumerate(kept):
+                problem = _problem(parsed, ())
                 if problem:
                     raise d1_error("D1_ERROR", problem, index=index)
-            outcomes = await self._store.request([(plan(line), ()) for _, line in kept])
+            outcomes = await self._store.request([(parsed, ()) for _, parsed in kept])
         except D1Error as exc:
-            n, line = (1, lines[0]) if exc._index is None else kept[exc._index]
-            text = f"Error in line {n}: {line}: {exc.detail}"
+            n = 1 if exc._index is None else kept[exc._index][0]
+            text = f"Error in line {n}: {lines[n - 1]}: {exc.detail}"
             error = d1_error("D1_EXEC_ERROR", text, _original(exc))
             raise error from error.__cause__
         duration = sum(o.counters.duration for o in outcomes if o.counters)

@@ -20,10 +20,12 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bindings.d1.database import D1Database
 from bindings.d1.errors import D1Error
-from bindings.d1.sql import split
+
+if TYPE_CHECKING:
+    from bindings.d1.database import D1Database
 
 DEFAULT_DIR = "migrations"
 DEFAULT_TABLE = "d1_migrations"
@@ -94,6 +96,8 @@ async def apply(
     on_applied: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Apply every pending migration in order; return their names or raise MigrationError."""
+    from bindings.d1.sql import split
+
     _check_table(table)
     done: list[str] = []
     for name in await pending(db, directory, table):

@@ -26,11 +26,11 @@ import sqlite3
 import struct
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from bindings.clock import Clock, system_clock
+from bindings.d1 import Settings
 from bindings.d1.errors import D1Error, d1_error
 from bindings.d1.sql import Plan, Statement
 
@@ -125,14 +125,6 @@ class WalSize:
         if self._map is not None:
             self._map.close()
             self._map = None
-
-
-@dataclass(frozen=True)
-class Settings:
-    """``[hearth.d1]``: durability and lock waiting, the same for every database."""
-
-    synchronous: str = "NORMAL"  # NORMAL | FULL | EXTRA
-    busy_timeout_ms: int = 5000
 
 
 class Counters(NamedTuple):
@@ -384,8 +376,9 @@ class SqliteDatabase:
             rowid_before = cur.lastrowid or 0
             size_before = self._size(uncommitted)
         if last is None:  # only comments: nothing runs, as on workerd
-            meta = Counters(0.0, 0, rowid_before, False, size_before, 0, 0)
-            return Outcome([], [], meta if counters else None)
+            if not counters:
+                return Outcome([], [], None)
+            return Outcome([], [], Counters(0.0, 0, rowid_before, False, size_before, 0, 0))
         try:
             for statement in plan.head:  # none has parameters (checked by the caller)
                 cur.execute(statement.sql)

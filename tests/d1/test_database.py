@@ -294,6 +294,8 @@ async def test_no_statements(db, sql):
 async def test_an_unindented_comment_is_an_empty_query(db):
     # Miniflare only strips comments after whitespace; SQLite then runs nothing.
     assert (await db.prepare("-- just this").all()).results == []
+    assert await db.prepare("-- just this").first() is None
+    assert await db.prepare(";").raw(columnNames=True) == [[]]
 
 
 async def test_only_the_last_statement_may_have_parameters(colours):

@@ -5,11 +5,11 @@ import threading
 
 import pytest
 
-from bindings.d1 import database_path
+from bindings.d1 import Settings, database_path
 from bindings.d1 import sqlite as storage
 from bindings.d1.database import D1Database
 from bindings.d1.errors import D1Error
-from bindings.d1.sqlite import Settings, SqliteDatabase, WalSize
+from bindings.d1.sqlite import SqliteDatabase, WalSize
 
 
 def page_count_bytes(path):
