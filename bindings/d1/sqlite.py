@@ -314,32 +314,15 @@ class SqliteDatabase:
         return work(*args)
 
     def _single(self, plan: Plan, params: Sequence[Any], counters: bool) -> Outcome:
-        """One query. The hot case (one statement, positional values, no counters) runs right
-        here; everything else, and a first SQLITE_BUSY, takes the general path with retries."""
-        last = plan.last
-        if not counters and not plan.head and last is not None and last.names is None:
-            cur = self._cursor
-            try:
-                cur.execute(last.sql, params)
-                rows = cur.fetchall()
-            except _CAUGHT as exc:
-                if _code(exc) not in _BUSY_CODES:
-                    error = _failure(exc, 0)
-                    raise error from error.__cause__
-            else:
-                if plan.writes:
-                    self._commits += 1
-                description = cur.description
-                return Outcome([d[0] for d in description] if description else [], rows, None)
-        else:
-            try:
-                return self._general(plan, params, counters)
-            except D1Error as exc:
-                if exc._code not in _BUSY_CODES:
-                    raise
-        return self._retrying(self._general, plan, params, counters)
+        """One query (the hot path): a first try, then retries if it met SQLITE_BUSY."""
+        try:
+            return self._once(plan, params, counters)
+        except D1Error as exc:
+            if exc._code not in _BUSY_CODES:
+                raise
+        return self._retrying(self._once, plan, params, counters)
 
-    def _general(self, plan: Plan, params: Sequence[Any], counters: bool) -> Outcome:
+    def _once(self, plan: Plan, params: Sequence[Any], counters: bool) -> Outcome:
         if plan.head:  # several statements: they need a transaction
             return self._attempt(((plan, params),), counters)[0]
         outcome = self._entry(0, plan, params, counters, False)  # autocommit is atomic enough
