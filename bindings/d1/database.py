@@ -17,11 +17,13 @@ import re
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
+from bindings import gates
 from bindings.d1.errors import D1Error, d1_error
 from bindings.d1.sql import Plan, plan
 from bindings.d1.sqlite import Outcome, SqliteDatabase
 from bindings.errors import JsTypeError
 from bindings.jsobj import JsDict, options
+from bindings.metrics import timed
 
 # Limits Miniflare checks before running a query (tests may lower them).
 D1_MAX_STATEMENT_BYTES = 100_000
@@ -63,6 +65,7 @@ class D1PreparedStatement:
             self._owner, self.statement, [_bind_value(v) for v in values], self._plan
         )
 
+    @timed("d1")
     async def first(self, colName: str | None = None) -> Any:
         """The first row (a JsDict), the value of column ``colName`` in it, or None."""
         outcome = await self._owner._query(self, False)
@@ -75,14 +78,17 @@ class D1PreparedStatement:
             raise d1_error("D1_COLUMN_NOTFOUND", f"Column not found ({colName})")
         return row[colName]
 
+    @timed("d1")
     async def run(self) -> JsDict:
         """``{success, meta, results}``; the rows are included, as Miniflare does."""
         return _result(await self._owner._query(self, True))
 
+    @timed("d1")
     async def all(self) -> JsDict:
         """``{success, meta, results}`` with every row as a JsDict."""
         return _result(await self._owner._query(self, True))
 
+    @timed("d1")
     async def raw(self, *args: Any, **kwargs: Any) -> list[list[Any]]:
         """Rows as lists; ``columnNames=True`` puts the column names first (duplicates kept)."""
         column_names = bool(options(args, kwargs).get("columnNames"))
@@ -108,6 +114,7 @@ class _Runner:
             raise JsTypeError(f"prepare() takes the SQL as a str, not {type(query).__name__}")
         return D1PreparedStatement(self, query, [], plan(query))
 
+    @timed("d1")
     async def batch(self, statements: Sequence[D1PreparedStatement]) -> list[JsDict]:
         """Run every statement in one transaction: all of them, or none and a D1Error that
         names the failing statement (``... [batch statement 2 of 3: INSERT ...]``)."""
@@ -125,6 +132,7 @@ class _Runner:
             problem = _problem(statement._plan, statement.params)
             if problem:
                 raise d1_error("D1_ERROR", problem + _which(statements, i))
+        await gates.wait()  # from a Durable Object: its writes commit first (the output gate)
         try:
             outcomes = await self._store.request([(s._plan, s.params) for _, s in kept])
         except D1Error as exc:
@@ -142,7 +150,13 @@ class _Runner:
         problem = _problem(parsed, statement.params)
         if problem:
             raise d1_error("D1_ERROR", problem)
+        if gates.current() is not None:  # from a Durable Object: its writes commit first
+            return self._after_gate(parsed, statement.params, counters)
         return self._store.query(parsed, statement.params, counters)
+
+    async def _after_gate(self, parsed: Plan, params: list[Any], counters: bool) -> Outcome:
+        await gates.wait()
+        return await self._store.query(parsed, params, counters)
 
     def _note(self) -> None:
         """Sessions record the bookmark each answer carries; the database ignores it."""
@@ -153,6 +167,7 @@ class D1Database(_Runner):
 
     __slots__ = ()
 
+    @timed("d1")
     async def exec(self, query: str) -> JsDict:
         """Run ``query`` line by line (each line one entry, several ``;`` allowed), all in one
         transaction; ``{count, duration}``. The error names the line that failed."""
@@ -170,6 +185,7 @@ class D1Database(_Runner):
                 problem = _problem(parsed, ())
                 if problem:
                     raise d1_error("D1_ERROR", problem, index=index)
+            await gates.wait()  # from a Durable Object: its writes commit first
             outcomes = await self._store.request([(parsed, ()) for _, parsed in kept])
         except D1Error as exc:
             n = 1 if exc._index is None else kept[exc._index][0]
@@ -187,6 +203,7 @@ class D1Database(_Runner):
         value = (constraintOrBookmark or "").strip() or FIRST_UNCONSTRAINED
         return D1DatabaseSession(self._store, value)
 
+    @timed("d1")
     async def dump(self) -> bytes:
         """The database file as bytes: a consistent snapshot (deprecated on Cloudflare)."""
         return await self._store.dump()
