@@ -179,3 +179,40 @@ async def test_tests_and_serve_do_not_migrate(hearth, app_file, tmp_path):
     h = await hearth({"workers": [worker("w", {"binding": "DB", "database_id": "x"})]})
     tables = await h.env().DB.prepare("SELECT name FROM sqlite_schema").raw()
     assert tables == []
+
+
+DO_APP = """
+from workers import DurableObject, WorkerEntrypoint
+
+
+class Ledger(DurableObject):
+    async def record(self, amount):
+        await self.ctx.storage.put("last", amount)  # pending until the output gate opens
+        db = self.env.DB
+        await db.prepare("INSERT INTO ledger (amount) VALUES (?)").bind(amount).run()
+        await db.batch([db.prepare("INSERT INTO ledger (amount) VALUES (?)").bind(-amount)])
+        total = await db.prepare("SELECT count(*) AS n FROM ledger").first("n")
+        return {"rows": total, "last": await self.ctx.storage.get("last")}
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        return None
+"""
+
+
+async def test_a_durable_object_can_use_d1_through_its_output_gate(hearth, tmp_path):
+    (tmp_path / "d1_do_app.py").write_text(DO_APP)
+    h = await hearth(
+        {
+            "name": "w",
+            "main": "d1_do_app.py",
+            "d1_databases": [{"binding": "DB", "database_id": "ledger"}],
+            "durable_objects": {"bindings": [{"name": "LEDGER", "class_name": "Ledger"}]},
+            "migrations": [{"tag": "v1", "new_sqlite_classes": ["Ledger"]}],
+        }
+    )
+    await h.env().DB.exec("CREATE TABLE ledger (amount INTEGER)")
+    stub = h.env().LEDGER.getByName("books")
+    assert await stub.record(5) == {"rows": 2, "last": 5}
+    assert await stub.record(7) == {"rows": 4, "last": 7}
