@@ -1,8 +1,9 @@
 """D1 databases: each ``[[d1_databases]]`` entry becomes ``env.<binding>``, a ``D1Database``.
 
 One SQLite file per database id under ``<state>/d1/``, opened once per process and shared by
-every worker that binds the same id. Under ``dev`` the plugin applies pending migrations while
-opening, as ``make dev`` promises (``wrangler dev`` leaves that to you).
+every worker that binds the same id. When the ``dev`` server starts, the plugin applies pending
+migrations while opening, as ``make dev`` promises (``wrangler dev`` leaves that to you); a
+command that opens plugins without loading the workers migrates nothing.
 
 Every server imports this module to read its config, so the engine (``database``, ``sqlite``,
 aiosqlite) is imported only when a database is opened.
@@ -186,7 +187,7 @@ class D1Plugin(BindingPlugin):
             path = database_path(self.runtime.state_dir, database_id)
             database = await SqliteDatabase.open(path, options, self.runtime.clock)
             self._databases[database_id] = database
-            if self.runtime.mode == "dev":
+            if self.runtime.mode == "dev" and self.runtime.workers:  # the dev server starting
                 await _migrate(D1Database(database), decl)
 
     def bind(self, decl: BindingDecl, worker: Worker) -> D1Database:

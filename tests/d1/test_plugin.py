@@ -173,6 +173,19 @@ async def test_dev_refuses_to_start_on_a_failing_migration(tmp_path, app_file):
     assert 'Migration 0000_bad.sql failed: D1_ERROR: near "PUT": syntax error' in str(info.value)
 
 
+async def test_a_command_opening_plugins_does_not_migrate(tmp_path, app_file):
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "0000_t.sql").write_text("CREATE TABLE t (x);")
+    runtime = _dev_runtime(tmp_path)  # mode "dev", as a command that forgets to say otherwise
+    await runtime.open_plugins()
+    try:
+        plugin = next(iter(runtime.plugins.values()))
+        db = plugin.bind(runtime.config.workers[0].bindings[0][1], None)
+        assert await db.prepare("SELECT name FROM sqlite_schema").raw() == []
+    finally:
+        await runtime.stop()
+
+
 async def test_tests_and_serve_do_not_migrate(hearth, app_file, tmp_path):
     (tmp_path / "migrations").mkdir()
     (tmp_path / "migrations" / "0000_t.sql").write_text("CREATE TABLE t (x);")
