@@ -12,7 +12,6 @@ from workers.common.cors import AllowlistCORS
 from workers.common.http import exception_handlers, json_object
 from workers.common.pagination import page_params
 
-
 AS_JSON = {"content-type": "application/json"}
 
 
