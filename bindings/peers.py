@@ -29,6 +29,7 @@ MIN_TOKEN_LENGTH = 32
 CONNECT_TIMEOUT = 5.0  # seconds to open a connection to a peer (loopback: refused at once)
 POOL_SIZE = 256  # connections to all peers together; keep-alive keeps up to KEEPALIVE of them
 KEEPALIVE = 64
+KEEPALIVE_EXPIRY = 4.0  # seconds: below uvicorn's 5 s, so a peer never closes one as it is reused
 
 _TOKEN_RAW = TOKEN_HEADER.encode()
 
@@ -60,7 +61,11 @@ class Peers:
             client = self._client = httpx.AsyncClient(
                 headers=self.headers,
                 timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT),  # calls may run long
-                limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=KEEPALIVE),
+                limits=httpx.Limits(
+                    max_connections=POOL_SIZE,
+                    max_keepalive_connections=KEEPALIVE,
+                    keepalive_expiry=KEEPALIVE_EXPIRY,
+                ),
                 trust_env=False,
             )
         return client
