@@ -35,14 +35,13 @@ import uvicorn
 from bindings.config import load
 from bindings.host import Host
 from bindings.logs import setup_logging
-from bindings.peers import MIN_TOKEN_LENGTH, TOKEN_ENV, peers_of
+from bindings.peers import MIN_TOKEN_LENGTH, PHASE_PATH, TOKEN_ENV, peers_of
 from bindings.runtime import Runtime
 from bindings.types import Receive, Scope, Send
 
 log = logging.getLogger("hearth")
 
 GRACEFUL_SECONDS = 30
-PHASE_PATH = "/__hearth/phase"
 DRAIN_SETTLE = 0.5  # seconds a drained process keeps its admin listener for peers stopping too
 DRAIN_POLL = 0.1
 
@@ -90,19 +89,8 @@ class HearthServer(uvicorn.Server):
         await runtime.tasks.drain(max(0.0, deadline - loop.time()))
         self.phase = "drained"
         peers = peers_of(runtime)
-        others = [peers.url(i) for i in range(peers.count) if i != peers.index]
-        client = peers.client()
         while loop.time() < deadline:
-            replies = await asyncio.gather(
-                *(client.get(url + PHASE_PATH, timeout=1.0) for url in others),
-                return_exceptions=True,
-            )
-            draining = any(
-                not isinstance(r, BaseException)
-                and r.status_code == 200
-                and r.json().get("phase") == "draining"
-                for r in replies
-            )
+            draining = "draining" in await peers.phases()
             if not draining and loop.time() >= started + DRAIN_SETTLE:
                 return
             await asyncio.sleep(DRAIN_POLL)

@@ -8,7 +8,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bindings.durable_objects.alarms import AlarmScheduler
 from bindings.durable_objects.config import (
@@ -17,14 +17,15 @@ from bindings.durable_objects.config import (
     parse_bindings,
     read_settings,
 )
-from bindings.durable_objects.endpoints import Endpoints
 from bindings.durable_objects.host import ObjectHost
 from bindings.durable_objects.namespace import DurableObjectNamespace
-from bindings.durable_objects.ownership import Ownership
-from bindings.durable_objects.remote import Remote
 from bindings.entrypoints import DurableObject
 from bindings.plugin import BindingDecl, BindingPlugin, ParseContext
 from bindings.runtime import Runtime, Worker
+
+if TYPE_CHECKING:
+    from bindings.durable_objects.endpoints import Endpoints
+    from bindings.durable_objects.remote import Remote
 
 log = logging.getLogger("hearth")
 
@@ -112,7 +113,10 @@ class DurableObjectsPlugin(BindingPlugin):
         if not self.runtime.workers:
             return  # a command opening bindings without loading mains: no objects to host
         runtime = self.runtime
-        if runtime.process_count > 1:
+        if runtime.process_count > 1:  # imported only then: one process pays nothing for it
+            from bindings.durable_objects.endpoints import Endpoints
+            from bindings.durable_objects.ownership import Ownership
+            from bindings.durable_objects.remote import Remote
             from bindings.peers import peers_of
 
             ownership = Ownership(runtime.process_index, runtime.process_count)

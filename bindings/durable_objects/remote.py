@@ -38,7 +38,7 @@ from bindings.websocket import WebSocket, WebSocketPair
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    import httpx
+    import aiohttp
     from websockets.asyncio.client import ClientConnection
 
     from bindings.durable_objects.host import ObjectHost
@@ -74,9 +74,9 @@ class Remote:
         body = serialize([method, list(args)])
         reply = await self._post(host, id, wire.RPC_PATH, {}, body)
         try:
-            data = await reply.aread()
+            data = await reply.read()
         finally:
-            await reply.aclose()
+            reply.release()
         return deserialize(data)
 
     async def fetch(self, host: ObjectHost, id: DurableObjectId, request: Request) -> Response:
@@ -87,43 +87,41 @@ class Remote:
         body = await request.bytes()
         reply = await self._post(host, id, wire.FETCH_PATH, {wire.REQUEST_HEADER: head}, body)
         status, text, headers = wire.decode(reply.headers[wire.RESPONSE_HEADER])
-        length = reply.headers.get("content-length")
-        if length is not None and int(length) <= INLINE_BODY:
+        length = reply.content_length
+        if length is not None and length <= INLINE_BODY:
             try:
-                content = b"".join([chunk async for chunk in reply.aiter_raw()])
+                content = await reply.read()
             finally:
-                await reply.aclose()
+                reply.release()
             return Response(content, status, text, Headers(headers))
         return Response(ReadableStream(_raw_body(reply)), status, text, Headers(headers))
 
     async def _post(
         self, host: ObjectHost, id: DurableObjectId, path: str, headers: dict[str, str], body: bytes
-    ) -> httpx.Response:
+    ) -> aiohttp.ClientResponse:
         """POST to the owner; an exception it sends back is raised here."""
-        import httpx
+        import aiohttp
 
-        client = self.peers.client()
+        session = self.peers.session()
         owner = self.ownership.owner(id._hex)
         url = self.peers.url(owner) + path
         headers[wire.OBJECT_HEADER] = self._object(host, id)
         waiting = _Waiting(host, id, owner)
         while True:
             try:
-                reply = await client.send(
-                    client.build_request("POST", url, headers=headers, content=body), stream=True
-                )
-            except httpx.ConnectError as exc:
+                reply = await session.post(url, data=body, headers=headers)
+            except aiohttp.ClientConnectorError as exc:  # nothing was sent: safe to try again
                 await waiting.again(exc)
                 continue
-            except httpx.TransportError as exc:
+            except aiohttp.ClientError as exc:
                 raise _lost(id, owner, exc) from None
             if wire.EXCEPTION_HEADER not in reply.headers:
                 return reply
             try:
-                error = revived(json.loads(await reply.aread()))
+                error = revived(json.loads(await reply.read()))
             finally:
-                await reply.aclose()
-            if reply.status_code != wire.STOPPING:
+                reply.release()
+            if reply.status != wire.STOPPING:
                 raise error
             await waiting.again(error)
 
@@ -212,13 +210,13 @@ class _Waiting:
         self.delay = min(self.delay * 2, RETRY_MAX)
 
 
-async def _raw_body(reply: httpx.Response) -> AsyncIterator[bytes]:
-    """The reply's body as sent (still encoded), closing the reply at the end."""
+async def _raw_body(reply: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """The reply's body as sent (still encoded), releasing the connection at the end."""
     try:
-        async for chunk in reply.aiter_raw():
+        async for chunk in reply.content.iter_any():
             yield chunk
     finally:
-        await reply.aclose()
+        reply.release()
 
 
 class _Relay:
