@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from bindings.testing import ServerProcess, free_ports, wait_healthy
 
 FIXTURE = Path(__file__).parent / "fixtures" / "multiproc" / "wrangler_compat.toml"
+
+T = TypeVar("T")
+
+
+def until(predicate: Callable[[], T], timeout: float = 15.0) -> T:
+    """Poll ``predicate`` until it returns something true, and return that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not reached")
 
 
 class Cluster:

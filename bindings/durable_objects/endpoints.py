@@ -10,6 +10,7 @@ requests carrying the internal token (``bindings.peers``); nginx never forwards 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from bindings import websocket
@@ -74,38 +75,26 @@ class Endpoints:
         return host, DurableObjectId(hex_id, host.ids.key, name)
 
     async def rpc(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
+        async def call() -> Response:
             host, id = self._target(scope)
             method, args = deserialize(await wire.read_body(receive))
-            body = serialize(await host.call(id, method, tuple(args)))
-        except _Refusal as refusal:
-            await wire.send_exception(send, refusal.error, refusal.status)
-            return
-        except Exception as exc:
-            await wire.send_exception(send, exc)
-            return
-        headers = [(b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+            return Response(serialize(await host.call(id, method, tuple(args))))
+
+        await _answer(call(), scope, receive, send)
 
     async def fetch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
+        async def call() -> Response:
             host, id = self._target(scope)
-            request = _request(scope, await wire.read_body(receive))
-            response = await host.fetch(id, request)
+            response = await host.fetch(id, _request(scope, await wire.read_body(receive)))
             if response.web_socket is not None:
                 raise TypeError(
                     "a Response with web_socket= cannot leave the server process owning the "
                     "Durable Object except as the answer to a WebSocket upgrade request"
                 )
-        except _Refusal as refusal:
-            await wire.send_exception(send, refusal.error, refusal.status)
-            return
-        except Exception as exc:
-            await wire.send_exception(send, exc)
-            return
-        _describe(response)
-        await response(scope, receive, send)
+            _describe(response)
+            return response
+
+        await _answer(call(), scope, receive, send)
 
     async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """An upgrade forwarded by a relay: the object's 101 is bridged, anything else refused."""
@@ -128,6 +117,18 @@ class _Refusal(Exception):
         super().__init__(message)
         self.status = status
         self.error = DurableObjectError(message)
+
+
+async def _answer(call: Awaitable[Response], scope: Scope, receive: Receive, send: Send) -> None:
+    """Send the response ``call`` makes, or the exception it raises (with its status)."""
+    try:
+        response = await call
+    except _Refusal as refusal:
+        await wire.send_exception(send, refusal.error, refusal.status)
+    except Exception as exc:
+        await wire.send_exception(send, exc)
+    else:
+        await response(scope, receive, send)
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

@@ -1,12 +1,12 @@
 """Which server process owns a Durable Object: rendezvous (highest-random-weight) hashing.
 
 The owner of an id is a pure function of the id and the process count: every process scores
-the id against each process index with a keyed-free 64-bit BLAKE2b hash and the highest score
-wins. Rendezvous hashing rather than a consistent-hash ring, because with the handful of
-processes one host runs, scoring N processes is cheap (and cached per id), needs no ring of
-virtual nodes to spread ids evenly, and keeps the ring's best property: going from N to N+1
-processes moves only the ids the new process now wins (about 1/(N+1) of them), and going
-back moves them back. Python's ``hash()`` is not used: it differs between processes.
+the id against each process index with a 64-bit BLAKE2b hash and the highest score wins.
+Rendezvous hashing rather than a consistent-hash ring, because with the handful of processes
+one host runs, scoring N processes is cheap (and cached per id), needs no ring of virtual nodes
+to spread ids evenly, and keeps the ring's best property: going from N to N+1 processes moves
+only the ids the new process now wins (about 1/(N+1) of them), and going back moves them back.
+Python's ``hash()`` is not used: it differs between processes.
 """
 
 from __future__ import annotations

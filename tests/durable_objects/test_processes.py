@@ -20,7 +20,7 @@ from bindings.durable_objects.ownership import owner_of
 from bindings.peers import TOKEN_HEADER
 from bindings.testing import free_port, server
 from tests.conftest import ROOT
-from tests.processes import FIXTURE, Cluster
+from tests.processes import FIXTURE, Cluster, until
 
 pytestmark = pytest.mark.e2e
 
@@ -40,16 +40,6 @@ def get(cluster, i, path, **kw):
 def owner_pid(cluster, name, namespace="COUNTER"):
     hex_id = get(cluster, 0, f"/id/{name}?ns={namespace}")["id"]
     return cluster.pids[owner_of(hex_id, 3)]
-
-
-def until(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
 
 
 def test_increments_from_every_process_end_exact_in_the_one_owner(cluster):
