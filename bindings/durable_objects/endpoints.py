@@ -51,10 +51,10 @@ class Endpoints:
         """The host and id a call names; raises (with the reply's status) when it is not ours."""
         if self.stopping:
             raise _Refusal(wire.STOPPING, "the owning server process is stopping")
-        raw = _header(scope, wire.OBJECT_HEADER.encode())
-        if raw is None:
+        named = wire.decode(wire.scope_headers(scope), wire.OBJECT_HEADER)
+        if named is None:
             raise _Refusal(400, "the call names no Durable Object")
-        count, key, hex_id, name = wire.decode(raw)
+        count, key, hex_id, name = named
         mine = self.ownership
         if count != mine.count:
             raise _Refusal(
@@ -131,27 +131,20 @@ async def _answer(call: Awaitable[Response], scope: Scope, receive: Receive, sen
         await response(scope, receive, send)
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value  # type: ignore[no-any-return]
-    return None
-
-
 def _request(scope: Scope, body: bytes) -> Request:
     """The caller's request, rebuilt from ``x-hearth-request`` and the body."""
-    raw = _header(scope, wire.REQUEST_HEADER.encode())
-    if raw is None:
+    sent = wire.decode(wire.scope_headers(scope), wire.REQUEST_HEADER)
+    if sent is None:
         raise _Refusal(400, "the call carries no request")
-    method, url, headers = wire.decode(raw)
+    method, url, headers = sent
     return Request(url, method=method, headers=Headers(headers), body=body or None)
 
 
 def _describe(response: Response) -> None:
     """Move the object's status text and headers into ``x-hearth-response`` (the caller
     restores them exactly); the status and body travel as they are."""
-    head = wire.encode([response.status, response.status_text, response.headers._items])
-    response.headers = Headers([(wire.RESPONSE_HEADER, head)])
+    head = [response.status, response.status_text, response.headers._items]
+    response.headers = Headers(wire.encode(wire.RESPONSE_HEADER, head))
 
 
 async def _refuse(receive: Receive, send: Send, exc: BaseException, status: int) -> None:

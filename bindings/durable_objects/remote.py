@@ -64,15 +64,16 @@ class Remote:
     def owns(self, hex_id: str) -> bool:
         return self.ownership.owns(hex_id)
 
-    def _object(self, host: ObjectHost, id: DurableObjectId) -> str:
-        return wire.encode([self.ownership.count, host.ids.unique_key, id._hex, id.name])
+    def _object(self, host: ObjectHost, id: DurableObjectId) -> list[tuple[str, str]]:
+        named = [self.ownership.count, host.ids.unique_key, id._hex, id.name]
+        return wire.encode(wire.OBJECT_HEADER, named)
 
     async def call(
         self, host: ObjectHost, id: DurableObjectId, method: str, args: tuple[Any, ...]
     ) -> Any:
         """An RPC call on the owner; arguments are serialised here, so clone errors raise here."""
         body = serialize([method, list(args)])
-        reply = await self._post(host, id, wire.RPC_PATH, {}, body)
+        reply = await self._post(host, id, wire.RPC_PATH, [], body)
         try:
             data = await reply.read()
         finally:
@@ -83,10 +84,11 @@ class Remote:
         """The object's response to ``request``, from its owner (an upgrade is relayed)."""
         if (request.headers.get("upgrade") or "").lower() == "websocket":
             return await self.websocket(host, id, request)
-        head = wire.encode([str(request.method), request.url, request.headers._items])
+        sent = [str(request.method), request.url, request.headers._items]
+        head = wire.encode(wire.REQUEST_HEADER, sent)
         body = await request.bytes()
-        reply = await self._post(host, id, wire.FETCH_PATH, {wire.REQUEST_HEADER: head}, body)
-        status, text, headers = wire.decode(reply.headers[wire.RESPONSE_HEADER])
+        reply = await self._post(host, id, wire.FETCH_PATH, head, body)
+        status, text, headers = wire.decode(reply.headers.get, wire.RESPONSE_HEADER)
         length = reply.content_length
         if length is not None and length <= INLINE_BODY:
             try:
@@ -97,7 +99,12 @@ class Remote:
         return Response(ReadableStream(_raw_body(reply)), status, text, Headers(headers))
 
     async def _post(
-        self, host: ObjectHost, id: DurableObjectId, path: str, headers: dict[str, str], body: bytes
+        self,
+        host: ObjectHost,
+        id: DurableObjectId,
+        path: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
     ) -> aiohttp.ClientResponse:
         """POST to the owner; an exception it sends back is raised here."""
         import aiohttp
@@ -105,7 +112,7 @@ class Remote:
         session = self.peers.session()
         owner = self.ownership.owner(id._hex)
         url = self.peers.url(owner) + path
-        headers[wire.OBJECT_HEADER] = self._object(host, id)
+        headers = [*self._object(host, id), *headers]
         waiting = _Waiting(host, id, owner)
         while True:
             try:
@@ -134,11 +141,11 @@ class Remote:
         url = "ws" + self.peers.url(owner).removeprefix("http") + wire.WEBSOCKET_PATH
         offered = request.headers.get("sec-websocket-protocol") or ""
         protocols = [p.strip() for p in offered.split(",") if p.strip()]
-        headers = {
-            **self.peers.headers,
-            wire.OBJECT_HEADER: self._object(host, id),
-            wire.REQUEST_HEADER: wire.encode(["GET", request.url, request.headers._items]),
-        }
+        headers = [
+            *self.peers.headers.items(),
+            *self._object(host, id),
+            *wire.encode(wire.REQUEST_HEADER, ["GET", request.url, request.headers._items]),
+        ]
         waiting = _Waiting(host, id, owner)
         while True:
             try:
@@ -158,7 +165,7 @@ class Remote:
                 refusal = exc.response
                 body = refusal.body or b""
                 if wire.EXCEPTION_HEADER not in refusal.headers:
-                    status, text, pairs = wire.decode(refusal.headers[wire.RESPONSE_HEADER])
+                    status, text, pairs = wire.decode(refusal.headers.get, wire.RESPONSE_HEADER)
                     return Response(body, status, text, Headers(pairs))
                 error = revived(json.loads(body))
                 if refusal.status_code != wire.STOPPING:

@@ -102,7 +102,8 @@ async def test_the_owner_refuses_calls_that_are_not_its_own(do_app):
 
     def named(count, key, name):
         hex_id = host.ids.idFromName(name).toString()
-        return [(OBJECT_HEADER.encode(), encode([count, key, hex_id, name]).encode())]
+        pairs = encode(OBJECT_HEADER, [count, key, hex_id, name])
+        return [(k.encode(), v.encode()) for k, v in pairs]
 
     theirs = owned_by(endpoints.ownership, 1, host.ids)
     status, error = await call(endpoints, named(2, host.ids.unique_key, theirs))

@@ -70,14 +70,17 @@ def test_rpc_values_and_exceptions_cross_as_in_process(cluster):
 
 def test_fetch_reaches_the_owner_with_status_headers_and_body(cluster):
     owner = owner_pid(cluster, "web")
+    big = "c=" + "x" * 9000  # larger than a header line may be: the call splits its headers
     for i in range(3):
         r = httpx.post(cluster.url(i) + "/fetch/web/path?q=1", content=b"hello",
-                       headers={"x-test": "yes"})  # fmt: skip
+                       headers={"x-test": "yes", "cookie": big})  # fmt: skip
         assert r.status_code == 201
         assert r.headers.get_list("set-cookie") == ["a=1", "b=2"]
         assert r.headers["x-object"] == "counter"
+        assert r.headers["x-big"] == "y" * len(big)
         assert r.json() == {"method": "POST", "url": f"{cluster.url(i)}/fetch/web/path?q=1",
-                            "body": "hello", "x-test": "yes", "owner": owner}  # fmt: skip
+                            "body": "hello", "x-test": "yes", "cookie": len(big),
+                            "owner": owner}  # fmt: skip
         streamed = httpx.get(cluster.url(i) + "/fetch/web/stream")
         assert streamed.content == b"0123456789abcdef" * 4096 * 4
 
@@ -94,6 +97,7 @@ def test_one_rooms_clients_meet_across_processes(cluster):
         hellos = [welcome(ws) for ws in sockets]
         assert [int(h["via"]) for h in hellos] == cluster.pids  # each came through its own
         assert {h["owner"] for h in hellos} == {owner}
+
         for sender in range(3):
             sockets[sender].send(f"hi from {sender}")
             for ws in sockets:
@@ -111,6 +115,14 @@ def test_one_rooms_clients_meet_across_processes(cluster):
     by_user = {c["user"]: (c["code"], c["reason"]) for c in closes}
     assert by_user == {"u0": (1000, ""), "u1": (4001, "bye from the room"),
                        "u2": (4000, "client leaves")}  # fmt: skip
+
+
+def test_a_relayed_upgrade_keeps_large_headers(cluster):
+    # Under the 8 KiB a server takes in a header line, but not once encoded with the others.
+    cookie = {"cookie": "c=" + "x" * 7000}
+    for i in range(3):
+        with connect(cluster.ws(i, "/room/cookies?user=big"), additional_headers=cookie) as ws:
+            assert welcome(ws)["cookie"] == 7002
 
 
 def gauge(cluster, name, labels):
