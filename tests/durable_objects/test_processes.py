@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from bindings.durable_objects.ownership import owner_of
@@ -123,6 +123,15 @@ def test_a_relayed_upgrade_keeps_large_headers(cluster):
     for i in range(3):
         with connect(cluster.ws(i, "/room/cookies?user=big"), additional_headers=cookie) as ws:
             assert welcome(ws)["cookie"] == 7002
+
+
+def test_an_upgrade_the_object_refuses_gets_its_response(cluster):
+    for i in range(3):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(cluster.ws(i, "/room/lobby?user=banned"))
+        assert refused.value.response.status_code == 403
+        assert refused.value.response.headers["x-room"] == "closed"
+        assert json.loads(refused.value.response.body) == {"error": "banned"}
 
 
 def gauge(cluster, name, labels):
