@@ -81,7 +81,7 @@ async def test_binding_operations_are_counted_and_timed(hearth, tmp_path):
                     "kv_namespaces": [{"binding": "KV", "id": "m"}],
                 }
             ]
-        }  # fmt: skip
+        }
     )
     assert (await h.SELF.get("/")).text == "v"
     with_missing = await h.env("m").KV.get("nope")  # outside a request: not counted
