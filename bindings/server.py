@@ -64,15 +64,18 @@ class HearthServer(uvicorn.Server):
         self.phase = "draining"
         await self.host.close_websockets(1001)
         if several:
-            await self._drain_alongside_peers()
+            spent = await self._drain_alongside_peers()
             await self.host.close_websockets(1001)  # relays opened to this process meanwhile
+            # One budget for the whole drain: uvicorn's own wait gets what is left of it.
+            self.config.timeout_graceful_shutdown = max(1, round(GRACEFUL_SECONDS - spent))
         await super().shutdown(sockets)
 
-    async def _drain_alongside_peers(self) -> None:
+    async def _drain_alongside_peers(self) -> float:
         """Finish this process's own requests and waitUntil work while the admin listener
         still takes peers' calls to the objects owned here; then wait while any peer is still
         draining (it may yet call them). Peers that keep running (a rolling restart) are not
-        waited for: their calls wait for this process to be back (``remote.OWNER_WAIT``)."""
+        waited for: their calls wait for this process to be back (``remote.OWNER_WAIT``).
+        Returns the seconds spent."""
         runtime = self.host.runtime
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -92,8 +95,9 @@ class HearthServer(uvicorn.Server):
         while loop.time() < deadline:
             draining = "draining" in await peers.phases()
             if not draining and loop.time() >= started + DRAIN_SETTLE:
-                return
+                break
             await asyncio.sleep(DRAIN_POLL)
+        return loop.time() - started
 
     async def phase_route(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``GET /__hearth/phase`` (admin, internal token): this process's shutdown phase."""
