@@ -26,6 +26,7 @@ MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 128
 DEFAULT_ROLE = "user"
 ADMIN_ROLES = frozenset({"admin"})
+MIN_JWT_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
 
 
 class NotConfigured(Exception):
@@ -101,6 +102,8 @@ def from_env(env: Any) -> Settings:
             f"{' and '.join(missing)} not set: add {'them' if len(missing) > 1 else 'it'} to "
             ".dev.vars beside the config (`make dev` creates one from .dev.vars.example)"
         )
+    if len(str(jwt_secret).encode()) < MIN_JWT_SECRET_BYTES:
+        raise NotConfigured(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (HS256 key)")
     base_url = getattr(env, "BETTER_AUTH_URL", None) or None
     trusted: list[str] = []
     patterns: list[re.Pattern[str]] = []
