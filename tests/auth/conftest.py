@@ -28,7 +28,9 @@ def node(*args: str, timeout: float = 60) -> str:
         ["node", *args], cwd=JS_DIR, capture_output=True, text=True, timeout=timeout, check=False
     )
     if done.returncode != 0:
-        raise AssertionError(f"node {args[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        raise AssertionError(
+            f"node {args[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+        )
     return done.stdout
 
 
@@ -69,9 +71,11 @@ def write_config(folder: Path, *, vars: dict[str, str] | None = None, extra: str
     """A wrangler_compat.toml with the auth worker (plus ``extra`` TOML) and its .dev.vars."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = "\n".join(f'{k} = "{v}"' for k, v in (vars or {}).items())
-    text = 'compatibility_date = "2026-11-01"\n' + AUTH_WORKER.format(
-        vars=lines, migrations=ROOT / "migrations"
-    ) + extra
+    text = (
+        'compatibility_date = "2026-11-01"\n'
+        + AUTH_WORKER.format(vars=lines, migrations=ROOT / "migrations")
+        + extra
+    )
     (folder / "wrangler_compat.toml").write_text(text)
     (folder / ".dev.vars").write_text("".join(f"{k}={v}\n" for k, v in SECRETS.items()))
     return folder / "wrangler_compat.toml"
@@ -161,4 +165,3 @@ async def auth(hearth, tmp_path) -> AsyncIterator[Callable[..., Awaitable[Auth]]
         return Auth(h)
 
     yield make
-

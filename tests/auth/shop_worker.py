@@ -1,4 +1,5 @@
-"""A stand-in for the apps that call the auth worker (api, cart, ...): it only asks who calls."""
+"""A stand-in for the apps that call the auth worker (api, cart, ...): it only asks who calls.
+Served under any first path segment, so one module can be mounted as several workers."""
 
 from __future__ import annotations
 
@@ -39,10 +40,10 @@ async def socket(websocket):
 
 app = Starlette(
     routes=[
-        Route("/shop/me", me),
-        Route("/shop/admin", admin_only),
-        Route("/shop/products", write_products, methods=["POST"]),
-        WebSocketRoute("/shop/ws", socket),
+        Route("/{app}/me", me),
+        Route("/{app}/admin", admin_only),
+        Route("/{app}/products", write_products, methods=["POST"]),
+        WebSocketRoute("/{app}/ws", socket),
     ],
     exception_handlers=exception_handlers,
 )

@@ -49,9 +49,13 @@ async def test_create_user(a):
     assert response.status_code == 200
     assert user["email"] == "new.person@example.com" and user["role"] == "user"
     assert user["banned"] is False and user["emailVerified"] is False
-    account = await a.env.DB.prepare(
-        'SELECT "accountId", "providerId", "password" FROM "account" WHERE "userId" = ?'
-    ).bind(user["id"]).first()
+    account = (
+        await a.env.DB.prepare(
+            'SELECT "accountId", "providerId", "password" FROM "account" WHERE "userId" = ?'
+        )
+        .bind(user["id"])
+        .first()
+    )
     assert account["accountId"] == user["id"] and account["providerId"] == "credential"
     assert verify_password_sync(account["password"], "password123")
     await a.sign_in("new.person@example.com", "password123")
@@ -61,9 +65,11 @@ async def test_create_user(a):
         cookie=a.admin_cookie,
     )
     assert roles.json()["user"]["role"] == "user,admin"
-    no_account = await a.env.DB.prepare(
-        'SELECT count(*) AS n FROM "account" WHERE "userId" = ?'
-    ).bind(roles.json()["user"]["id"]).first("n")
+    no_account = (
+        await a.env.DB.prepare('SELECT count(*) AS n FROM "account" WHERE "userId" = ?')
+        .bind(roles.json()["user"]["id"])
+        .first("n")
+    )
     assert no_account == 0
 
 
@@ -112,7 +118,9 @@ async def test_list_users(a):
 
 async def test_set_role(a):
     response = await a.post(
-        "/api/auth/admin/set-role", {"userId": a.plain["id"], "role": "admin"}, cookie=a.admin_cookie
+        "/api/auth/admin/set-role",
+        {"userId": a.plain["id"], "role": "admin"},
+        cookie=a.admin_cookie,
     )
     assert response.json()["user"]["role"] == "admin"
     missing = await a.post(
@@ -167,8 +175,12 @@ async def test_remove_user(a):
     assert (await a.get("/api/auth/get-session", cookie=a.user_cookie)).text == "null"
     gone = await a.post("/api/auth/sign-in/email", {"email": USER[0], "password": USER[1]})
     assert gone.status_code == 401
-    rows = await a.env.DB.prepare(
-        'SELECT (SELECT count(*) FROM "account" WHERE "userId" = ?) AS accounts, '
-        '(SELECT count(*) FROM "session" WHERE "userId" = ?) AS sessions'
-    ).bind(a.plain["id"], a.plain["id"]).first()
+    rows = (
+        await a.env.DB.prepare(
+            'SELECT (SELECT count(*) FROM "account" WHERE "userId" = ?) AS accounts, '
+            '(SELECT count(*) FROM "session" WHERE "userId" = ?) AS sessions'
+        )
+        .bind(a.plain["id"], a.plain["id"])
+        .first()
+    )
     assert (rows["accounts"], rows["sessions"]) == (0, 0)

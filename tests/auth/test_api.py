@@ -72,10 +72,14 @@ async def test_unknown_email_and_wrong_password_answer_the_same(a):
     wrong = await a.post("/api/auth/sign-in/email", {"email": USER[0], "password": "nope-nope"})
     unknown = await a.post("/api/auth/sign-in/email", {"email": "x@example.com", "password": "n"})
     assert wrong.status_code == unknown.status_code == 401
-    assert wrong.json() == unknown.json() == {
-        "message": "Invalid email or password",
-        "code": "INVALID_EMAIL_OR_PASSWORD",
-    }
+    assert (
+        wrong.json()
+        == unknown.json()
+        == {
+            "message": "Invalid email or password",
+            "code": "INVALID_EMAIL_OR_PASSWORD",
+        }
+    )
     assert wrong.headers.get("set-cookie") is None and unknown.headers.get("set-cookie") is None
     no_password = await a.user("nopw@example.com", None)
     assert no_password["email"] == "nopw@example.com"
@@ -113,9 +117,7 @@ async def test_sign_in_input_errors(a):
 
 
 async def test_sign_in_accepts_a_form_post(a):
-    response = await a.post(
-        "/api/auth/sign-in/email", data={"email": USER[0], "password": USER[1]}
-    )
+    response = await a.post("/api/auth/sign-in/email", data={"email": USER[0], "password": USER[1]})
     assert response.status_code == 200 and response.json()["user"]["email"] == USER[0]
 
 
@@ -176,7 +178,9 @@ async def test_bearer_token_signed_or_bare(a):
     signed = signed_in.headers["set-auth-token"]
     bare = signed_in.json()["token"]
     for value in (signed, bare):
-        response = await a.get("/api/auth/get-session", headers={"authorization": f"Bearer {value}"})
+        response = await a.get(
+            "/api/auth/get-session", headers={"authorization": f"Bearer {value}"}
+        )
         assert response.json()["user"]["email"] == USER[0]
     forged = signed[:-5] + "AAAA="
     response = await a.get("/api/auth/get-session", headers={"authorization": f"Bearer {forged}"})
@@ -314,7 +318,9 @@ async def test_session_endpoints_need_a_session(a):
 
 async def test_update_user(a):
     _, cookie = await a.sign_in(*USER)
-    response = await a.post("/api/auth/update-user", {"name": "Renamed", "image": None}, cookie=cookie)
+    response = await a.post(
+        "/api/auth/update-user", {"name": "Renamed", "image": None}, cookie=cookie
+    )
     assert response.json() == {"status": True}
     assert response.headers["set-cookie"].startswith("better-auth.session_token=")
     session = await a.get("/api/auth/get-session", cookie=cookie)

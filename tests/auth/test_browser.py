@@ -1,4 +1,4 @@
-"""Headless Chromium (Debian's, driven by Playwright) uses /login and /dashboard with plain forms."""
+"""Headless Chromium (Debian's, driven by Playwright) uses /login and /dashboard: plain forms."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ def chromium_ready() -> bool:
 
 
 def test_sign_in_see_dashboard_create_user_sign_out(tmp_path):
-    require_service("chromium + playwright", chromium_ready(), "apt install chromium; pip install playwright")
+    require_service(
+        "chromium + playwright", chromium_ready(), "apt install chromium; pip install playwright"
+    )
     from playwright.sync_api import sync_playwright
 
     port = free_port()

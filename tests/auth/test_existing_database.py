@@ -3,24 +3,26 @@
 
 from __future__ import annotations
 
-import pytest
-
 from bindings.testing import require_service
 from tests.auth.conftest import node, node_ready
 
 # seed 003's Drizzle schema: camelCase columns, dates as integer seconds, no admin fields.
 DRIZZLE_SCHEMA = [
-    'CREATE TABLE "user" ("id" text PRIMARY KEY, "name" text NOT NULL, "email" text NOT NULL UNIQUE, '
-    '"emailVerified" integer NOT NULL DEFAULT 0, "image" text, "createdAt" integer NOT NULL, '
-    '"updatedAt" integer NOT NULL, "role" text, "banned" integer, "banReason" text, "banExpires" integer)',
-    'CREATE TABLE "session" ("id" text PRIMARY KEY, "expiresAt" integer NOT NULL, "token" text NOT NULL UNIQUE, '
-    '"createdAt" integer NOT NULL, "updatedAt" integer NOT NULL, "ipAddress" text, "userAgent" text, '
+    'CREATE TABLE "user" ("id" text PRIMARY KEY, "name" text NOT NULL, '
+    '"email" text NOT NULL UNIQUE, "emailVerified" integer NOT NULL DEFAULT 0, "image" text, '
+    '"createdAt" integer NOT NULL, "updatedAt" integer NOT NULL, "role" text, '
+    '"banned" integer, "banReason" text, "banExpires" integer)',
+    'CREATE TABLE "session" ("id" text PRIMARY KEY, "expiresAt" integer NOT NULL, '
+    '"token" text NOT NULL UNIQUE, "createdAt" integer NOT NULL, "updatedAt" integer NOT NULL, '
+    '"ipAddress" text, "userAgent" text, '
     '"userId" text NOT NULL REFERENCES "user"("id") ON DELETE CASCADE, "impersonatedBy" text)',
-    'CREATE TABLE "account" ("id" text PRIMARY KEY, "accountId" text NOT NULL, "providerId" text NOT NULL, '
+    'CREATE TABLE "account" ("id" text PRIMARY KEY, "accountId" text NOT NULL, '
+    '"providerId" text NOT NULL, '
     '"userId" text NOT NULL REFERENCES "user"("id") ON DELETE CASCADE, "accessToken" text, '
-    '"refreshToken" text, "idToken" text, "accessTokenExpiresAt" integer, "refreshTokenExpiresAt" integer, '
-    '"scope" text, "password" text, "createdAt" integer NOT NULL, "updatedAt" integer NOT NULL)',
-]  # fmt: skip
+    '"refreshToken" text, "idToken" text, "accessTokenExpiresAt" integer, '
+    '"refreshTokenExpiresAt" integer, "scope" text, "password" text, '
+    '"createdAt" integer NOT NULL, "updatedAt" integer NOT NULL)',
+]
 
 
 async def test_drizzle_database_with_a_better_auth_hash(hearth, tmp_path):
@@ -30,9 +32,11 @@ async def test_drizzle_database_with_a_better_auth_hash(hearth, tmp_path):
     h = await hearth(write_config(tmp_path / "config", vars={"AUTH_RATE_LIMIT": "false"}))
     db = h.env("auth").DB
     await db.batch([db.prepare(sql) for sql in DRIZZLE_SCHEMA])
-    await db.prepare(
-        'INSERT INTO "user" VALUES (?, ?, ?, 0, NULL, ?, ?, ?, NULL, NULL, NULL)'
-    ).bind("u" * 32, "Old", "old@example.com", 1_700_000_000, 1_700_000_000, "admin").run()
+    await (
+        db.prepare('INSERT INTO "user" VALUES (?, ?, ?, 0, NULL, ?, ?, ?, NULL, NULL, NULL)')
+        .bind("u" * 32, "Old", "old@example.com", 1_700_000_000, 1_700_000_000, "admin")
+        .run()
+    )
     await db.prepare(
         'INSERT INTO "account" ("id", "accountId", "providerId", "userId", "password", '
         '"createdAt", "updatedAt") VALUES (?, ?, \'credential\', ?, ?, ?, ?)'

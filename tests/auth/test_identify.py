@@ -71,7 +71,9 @@ async def test_require_user_and_role_answer_401_and_403_json(a):
     assert anonymous.json() == {"error": "Authentication required"}
     _, user_cookie = await a.sign_in(*USER)
     forbidden = await a.get("/shop/admin", cookie=user_cookie)
-    assert forbidden.status_code == 403 and forbidden.json() == {"error": "Insufficient permissions"}
+    assert forbidden.status_code == 403 and forbidden.json() == {
+        "error": "Insufficient permissions"
+    }
     _, admin_cookie = await a.sign_in(*ADMIN)
     assert (await a.get("/shop/admin", cookie=admin_cookie)).json() == {"admin": ADMIN[0]}
 

@@ -60,7 +60,9 @@ async def test_dashboard_posts_need_the_session_bound_token(a):
     )  # fmt: skip
     assert foreign.status_code == 403
     made = await a.post("/dashboard/users", data={**body, "csrf": token}, cookie=cookie)
-    assert made.status_code == 303 and made.headers["location"] == "/dashboard?created=n%40example.com"
+    assert (
+        made.status_code == 303 and made.headers["location"] == "/dashboard?created=n%40example.com"
+    )
     dup = await a.post("/dashboard/users", data={**body, "csrf": token}, cookie=cookie)
     assert dup.status_code == 400 and "User already exists" in dup.text
     assert ORIGIN  # the helper sends the page's own origin on cookie posts

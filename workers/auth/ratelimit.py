@@ -1,8 +1,10 @@
 """Rate limits counted in KV, so they hold across processes and machines sharing a namespace.
 
-Each attempt writes its own key ``rl:<bucket>:<ms>:<random>`` (never a read-modify-write of a
-counter, which would lose updates between processes), then lists the bucket and is allowed when
-fewer than ``limit`` attempts of the last ``window`` seconds sort before it. A refused attempt
+Each attempt writes its own key ``rl:<bucket>:<ms>.<sequence>:<random>`` (never a
+read-modify-write of a counter, which would lose updates between processes), then lists the
+bucket and is allowed when fewer than ``limit`` attempts of the last ``window`` seconds sort
+before it. Keys sort by arrival: by millisecond, then by this process's sequence number; only
+attempts landing in the same millisecond in two processes are ordered arbitrarily. A refused attempt
 deletes its key again, so only allowed attempts count: after a burst, the bucket opens as soon
 as its oldest attempt leaves the window (a sliding window; ``X-Retry-After`` says when).
 
@@ -13,6 +15,7 @@ KV, writes take up to 60 s to reach other locations and the limit is only approx
 
 from __future__ import annotations
 
+import itertools
 import math
 import secrets
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ SIGN_IN_MAX = 3
 STRICT_PREFIXES = ("/sign-in", "/sign-up", "/change-password", "/change-email")
 KV_MIN_TTL = 60
 _LIST_LIMIT = 1000
+_sequence = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ async def consume(kv: Any, bucket: str, *, window: float, limit: int) -> Verdict
     """Count one attempt in ``bucket``; refuse it when ``limit`` attempts fill the window."""
     now = now_ms()
     prefix = f"rl:{bucket}:"
-    mine = f"{prefix}{now:015d}:{secrets.token_hex(4)}"
+    mine = f"{prefix}{now:015d}.{next(_sequence) % 10**9:09d}:{secrets.token_hex(4)}"
     await kv.put(mine, "1", expirationTtl=max(KV_MIN_TTL, math.ceil(window) + 1))
     listed = await kv.list(prefix=prefix, limit=_LIST_LIMIT)
     start = now - int(window * 1000)
@@ -59,6 +63,6 @@ async def consume(kv: Any, bucket: str, *, window: float, limit: int) -> Verdict
 
 def _stamp(name: str, prefix: str) -> int:
     try:
-        return int(name[len(prefix) :].partition(":")[0])
+        return int(name[len(prefix) :].partition(".")[0])
     except ValueError:
         return 0
