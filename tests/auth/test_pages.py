@@ -88,3 +88,22 @@ async def test_non_admins_and_strangers(a):
     _, admin = await a.sign_in(*ADMIN)
     listing = (await a.get("/dashboard", cookie=admin)).text
     assert "<b>x</b>" not in listing and "&lt;b&gt;x&lt;/b&gt;" in listing
+
+
+async def test_login_page_same_answer_for_unknown_email_and_wrong_password(a):
+    answers = []
+    for email in (USER[0], "nobody@example.com"):
+        token, cookie = await login_form(a)
+        response = await a.post(
+            "/login", data={"email": email, "password": "wrong-password", "csrf": token},
+            cookie=cookie,
+        )  # fmt: skip
+        error = re.search(r'role="alert">([^<]*)<', response.text).group(1)
+        answers.append((response.status_code, error))
+    assert answers[0] == answers[1] == (401, "Invalid email or password")
+
+
+async def test_oversized_form_is_413(a):
+    _, cookie = await login_form(a)
+    response = await a.post("/login", data={"email": "x" * 70_000}, cookie=cookie)
+    assert response.status_code == 413 and response.json() == {"error": "Request body is too large"}

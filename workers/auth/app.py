@@ -32,7 +32,7 @@ from workers.auth.origin import (
     validate_origin,
 )
 from workers.auth.ratelimit import SIGN_IN_MAX, SIGN_IN_WINDOW, STRICT_PREFIXES, consume
-from workers.auth.settings import NotConfigured
+from workers.auth.settings import NotConfigured, settings
 from workers.auth.validation import MISSING, better_auth_body, client_ip
 
 log = logging.getLogger("hearth.auth")
@@ -113,8 +113,6 @@ async def customer_endpoint(request: Request) -> Response:
     """``/auth/register`` and ``/auth/login`` are rate limited like sign-in; refresh is not."""
     path = request.url.path
     env = request.scope["env"]
-    from workers.auth.settings import settings
-
     if path != "/auth/refresh" and settings(env).rate_limit:
         verdict = await consume(
             env.AUTH_KV, f"{client_ip(request)}|{path}", window=SIGN_IN_WINDOW, limit=SIGN_IN_MAX

@@ -76,7 +76,10 @@ class SessionWithUser:
     user: dict[str, Any]
 
 
+# Per database binding (D1 bindings take no weak references): holding the binding keeps its id
+# from being reused; the cache is small and simply starts over when it grows past its bound.
 _formats: dict[int, tuple[Any, DateFormat]] = {}
+_FORMATS_MAX = 64
 
 
 class Store:
@@ -92,6 +95,8 @@ class Store:
             return hit[1]
         value = await self.db.prepare('SELECT "createdAt" FROM "user" LIMIT 1').first("createdAt")
         fmt = DateFormat.of(value) if value is not None else DateFormat.ISO
+        if len(_formats) >= _FORMATS_MAX:
+            _formats.clear()
         _formats[id(self.db)] = (self.db, fmt)
         return fmt
 

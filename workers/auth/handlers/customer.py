@@ -53,10 +53,11 @@ def _password(body: dict[str, Any], *, new: bool) -> str:
     return password
 
 
-async def _tokens(request: Request, store: Store, user: dict[str, Any], family: str | None = None,
-                  refresh: str | None = None) -> Response:  # fmt: skip
+async def _tokens(
+    request: Request, store: Store, user: dict[str, Any], refresh: str | None = None
+) -> Response:
     config = settings(request.scope["env"])
-    refresh = refresh or await RefreshTokens(store).issue(user["id"], family)
+    refresh = refresh or await RefreshTokens(store).issue(user["id"])
     return JSONResponse(
         {
             "accessToken": issue_access_token(config, user),

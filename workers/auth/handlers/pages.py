@@ -32,7 +32,7 @@ from workers.auth.accounts import (
 from workers.auth.context import AuthContext
 from workers.auth.cookies import serialize
 from workers.auth.crypto import equal
-from workers.auth.errors import MESSAGES, APIError
+from workers.auth.errors import MESSAGES, APIError, HTTPError
 from workers.auth.origin import validate_form_csrf, validate_origin
 from workers.auth.ratelimit import SIGN_IN_MAX, SIGN_IN_WINDOW, consume
 from workers.auth.settings import DEFAULT_ROLE
@@ -88,7 +88,7 @@ async def _form(request: Request) -> dict[str, str]:
     try:
         raw = await read_body(request)
     except BodyTooLarge:
-        return {}
+        raise HTTPError(413, "Request body is too large") from None
     return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
 
 
