@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 from workers.auth.crypto import generate_id, sha256_hex
 from workers.auth.dates import now, now_ms, parse_ms
 from workers.auth.settings import Settings
@@ -40,11 +38,15 @@ def issue_access_token(settings: Settings, user: dict[str, Any]) -> str:
         "jti": generate_id(16),
         "typ": "access",
     }
+    import jwt  # PyJWT pulls in cryptography (~80 ms): imported on first use, not at startup
+
     return jwt.encode(claims, settings.jwt_secret, algorithm=JWT_ALGORITHM)
 
 
 def verify_access_token(settings: Settings, token: str) -> dict[str, Any] | None:
     """The claims of a valid, unexpired access token; None for anything else."""
+    import jwt
+
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
