@@ -340,6 +340,7 @@ async def test_update_user(a):
 
 
 async def test_change_password(a):
+    customer = (await a.post("/auth/login", {"email": USER[0], "password": USER[1]})).json()
     _, cookie = await a.sign_in(*USER)
     _, other = await a.sign_in(*USER)
     wrong = await a.post(
@@ -364,6 +365,8 @@ async def test_change_password(a):
     assert body["user"]["email"] == USER[0]
     assert (await a.get("/api/auth/get-session", cookie=other)).text == "null"
     assert (await a.get("/api/auth/get-session", cookie=cookie)).text == "null"
+    refresh = await a.post("/auth/refresh", {"refreshToken": customer["refreshToken"]})
+    assert refresh.status_code == 401
     fresh = cookie_header(changed)
     assert (await a.get("/api/auth/get-session", cookie=fresh)).json() is not None
     old = await a.post("/api/auth/sign-in/email", {"email": USER[0], "password": USER[1]})

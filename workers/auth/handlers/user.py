@@ -11,6 +11,7 @@ from workers.auth.crypto import hash_password, verify_password
 from workers.auth.errors import APIError, api_error
 from workers.auth.settings import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from workers.auth.store import user_json
+from workers.auth.tokens import RefreshTokens
 from workers.auth.validation import (
     BOOLEAN,
     STRING,
@@ -92,6 +93,7 @@ async def change_password(ctx: AuthContext, body: Any) -> Response:
     token = None
     if body.get("revokeOtherSessions"):
         await ctx.store.delete_user_sessions(user["id"])
+        await RefreshTokens(ctx.store).revoke_user(user["id"])  # customers' logins too
         session = await ctx.start_session(user, dont_remember=False)
         token = session["token"]
     return ctx.json({"token": token, "user": user_json(user)})
