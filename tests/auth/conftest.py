@@ -46,20 +46,13 @@ ADMIN = ("admin@example.com", "admin-password-1")
 USER = ("user@example.com", "user-password-1")
 NOW = 1_800_000_000.0  # a fixed "now" for tests on a ManualClock (2027-01-15)
 
-AUTH_WORKER = """
-[[workers]]
-name = "auth"
-main = "workers.auth.app"
-routes = ["/api/auth/*", "/auth/*", "/login", "/logout", "/dashboard", "/dashboard/*"]
-
-[workers.vars]
-{vars}
-
+# The auth worker's bindings: the shared D1 database and the KV namespace of its counters.
+BINDINGS = f"""
 [[workers.d1_databases]]
 binding = "DB"
 database_name = "hearth"
 database_id = "hearth"
-migrations_dir = "{migrations}"
+migrations_dir = "{ROOT / "migrations"}"
 
 [[workers.kv_namespaces]]
 binding = "AUTH_KV"
@@ -67,15 +60,21 @@ id = "auth-limits"
 """
 
 
+def worker(name: str, main: str, routes: list[str], body: str = "") -> str:
+    """One ``[[workers]]`` table of a wrangler_compat.toml."""
+    quoted = ", ".join(f'"{r}"' for r in routes)
+    return f'\n[[workers]]\nname = "{name}"\nmain = "{main}"\nroutes = [{quoted}]\n{body}'
+
+
+AUTH_ROUTES = ["/api/auth/*", "/auth/*", "/login", "/logout", "/dashboard", "/dashboard/*"]
+
+
 def write_config(folder: Path, *, vars: dict[str, str] | None = None, extra: str = "") -> Path:
     """A wrangler_compat.toml with the auth worker (plus ``extra`` TOML) and its .dev.vars."""
     folder.mkdir(parents=True, exist_ok=True)
-    lines = "\n".join(f'{k} = "{v}"' for k, v in (vars or {}).items())
-    text = (
-        'compatibility_date = "2026-11-01"\n'
-        + AUTH_WORKER.format(vars=lines, migrations=ROOT / "migrations")
-        + extra
-    )
+    lines = "".join(f'{k} = "{v}"\n' for k, v in (vars or {}).items())
+    auth = worker("auth", "workers.auth.app", AUTH_ROUTES, f"\n[workers.vars]\n{lines}{BINDINGS}")
+    text = 'compatibility_date = "2026-11-01"\n' + auth + extra
     (folder / "wrangler_compat.toml").write_text(text)
     (folder / ".dev.vars").write_text("".join(f"{k}={v}\n" for k, v in SECRETS.items()))
     return folder / "wrangler_compat.toml"
@@ -165,3 +164,12 @@ async def auth(hearth, tmp_path) -> AsyncIterator[Callable[..., Awaitable[Auth]]
         return Auth(h)
 
     yield make
+
+
+@pytest.fixture
+async def seeded(auth: Callable[..., Awaitable[Auth]]) -> Auth:
+    """The auth worker (rate limits off) with the ADMIN and USER accounts."""
+    a = await auth(vars={"AUTH_RATE_LIMIT": "false"})
+    await a.user(*ADMIN, role="admin", name="Admin")
+    await a.user(*USER, name="User")
+    return a

@@ -22,11 +22,8 @@ SESSION_KEYS = [
 
 
 @pytest.fixture
-async def a(auth):
-    a = await auth(vars={"AUTH_RATE_LIMIT": "false"})
-    await a.user(*ADMIN, role="admin", name="Admin")
-    await a.user(*USER, name="User")
-    return a
+def a(seeded):
+    return seeded
 
 
 async def test_sign_in_sets_signed_cookie_and_returns_user(a):

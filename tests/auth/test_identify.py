@@ -7,37 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.auth.conftest import ADMIN, USER
+from tests.auth.conftest import ADMIN, BINDINGS, USER, worker
 
 SHOP = Path(__file__).with_name("shop_worker.py")
 
-SHOP_WORKER = f"""
-[[workers]]
-name = "shop"
-main = "{SHOP}"
-routes = ["/shop/*"]
-
-[[workers.services]]
-binding = "AUTH"
-service = "auth"
-"""
-
-DIRECT_WORKER = f"""
-[[workers]]
-name = "direct"
-main = "{SHOP}"
-routes = ["/direct/*"]
-
-[[workers.d1_databases]]
-binding = "DB"
-database_name = "hearth"
-database_id = "hearth"
-migrations_dir = "{Path(__file__).resolve().parent.parent.parent / "migrations"}"
-
-[[workers.kv_namespaces]]
-binding = "AUTH_KV"
-id = "auth-limits"
-"""
+SHOP_WORKER = worker(
+    "shop", str(SHOP), ["/shop/*"], '\n[[workers.services]]\nbinding = "AUTH"\nservice = "auth"\n'
+)
+# Another worker with no AUTH binding: it resolves callers from the shared D1 itself.
+DIRECT_WORKER = worker("direct", str(SHOP), ["/direct/*"], BINDINGS)
 
 
 @pytest.fixture

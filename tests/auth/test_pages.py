@@ -10,11 +10,8 @@ from tests.auth.conftest import ADMIN, ORIGIN, USER, cookie_header
 
 
 @pytest.fixture
-async def a(auth):
-    a = await auth(vars={"AUTH_RATE_LIMIT": "false"})
-    await a.user(*ADMIN, role="admin", name="Admin")
-    await a.user(*USER, name="User")
-    return a
+def a(seeded):
+    return seeded
 
 
 async def login_form(a):

@@ -132,22 +132,18 @@ class RefreshTokens:
         return Rotation(row["userId"], await self.issue(row["userId"], row["family"]))
 
     async def revoke_family(self, family: str) -> None:
-        await (
-            self.db.prepare(
-                'UPDATE "refresh_token" SET "revokedAt" = ? '
-                'WHERE "family" = ? AND "revokedAt" IS NULL'
-            )
-            .bind(await self.store.date(now_ms()), family)
-            .run()
-        )
+        await self._revoke("family", family)
 
     async def revoke_user(self, user_id: str) -> None:
         """Revoke every refresh token of a user (ban, password change)."""
-        await (
-            self.db.prepare(
-                'UPDATE "refresh_token" SET "revokedAt" = ? '
-                'WHERE "userId" = ? AND "revokedAt" IS NULL'
-            )
-            .bind(await self.store.date(now_ms()), user_id)
-            .run()
-        )
+        await self._revoke("userId", user_id)
+
+    async def _revoke(self, column: str, value: str) -> None:
+        await self.db.prepare(_REVOKE[column]).bind(await self.store.date(now_ms()), value).run()
+
+
+_REVOKE = {
+    column: f'UPDATE "refresh_token" SET "revokedAt" = ? WHERE "{column}" = ? '  # noqa: S608
+    'AND "revokedAt" IS NULL'
+    for column in ("family", "userId")
+}
