@@ -86,3 +86,20 @@ async def test_sign_in_rate_limit_three_per_ten_seconds(a):
     assert again.status_code == 200
     not_limited = await a.get("/api/auth/get-session")
     assert not_limited.status_code == 200
+
+
+async def test_an_expired_ban_is_lifted_at_sign_in(auth):
+    a = await auth(clock=ManualClock(NOW), vars={"AUTH_RATE_LIMIT": "false"})
+    user = await a.user(*USER)
+    await a.user("boss@example.com", "boss-password", role="admin")
+    _, boss = await a.sign_in("boss@example.com", "boss-password")
+    banned = await a.post(
+        "/api/auth/admin/ban-user", {"userId": user["id"], "banExpiresIn": 60}, cookie=boss
+    )
+    assert banned.json()["user"]["banExpires"] == iso(int((NOW + 60) * 1000))
+    refused = await a.post("/api/auth/sign-in/email", {"email": USER[0], "password": USER[1]})
+    assert refused.status_code == 403
+    a.h.runtime.clock.advance(61)
+    response, _ = await a.sign_in(*USER)
+    assert response.json()["user"]["banned"] is False
+    assert response.json()["user"]["banExpires"] is None

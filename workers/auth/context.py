@@ -83,9 +83,10 @@ class AuthContext:
         return found
 
     async def start_session(self, user: dict[str, Any], *, dont_remember: bool) -> dict[str, Any]:
-        """Create a session for ``user`` (refusing banned users) and set its cookies."""
+        """Create a session for ``user`` (refusing banned users) and set its cookies; a ban that
+        has expired is lifted, and ``user`` updated in place."""
         try:
-            await lift_expired_ban(self.store, user)
+            user.update(await lift_expired_ban(self.store, user))
         except Banned:
             raise banned_error() from None
         lifetime = DONT_REMEMBER_EXPIRES_IN if dont_remember else SESSION_EXPIRES_IN
