@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", parents=[server], help="serve for production")
     serve.add_argument("--workers", type=int, default=1, help="server processes")
+    serve.add_argument("--process-index", type=int, default=None, help="run only process I of N")
+    serve.add_argument("--admin-port", type=int, default=None, help="admin listener of process 0 "
+                       "(default port+1000; process i uses admin-port+i)")  # fmt: skip
+    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1", help="proxies whose "
+                       "X-Forwarded-For/-Proto are honoured")  # fmt: skip
     serve.set_defaults(func=cmd_serve)
 
     check = sub.add_parser("check", parents=[common], help="validate config and mains")
@@ -109,22 +114,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from bindings.server import serve
 
-    load(args.config, args.env)
-    _export_settings(args, "serve")
-    uvicorn.run(
-        "bindings.host:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers if args.workers > 1 else None,
-        log_level=(args.log_level or "warning").lower(),
-        access_log=False,
-        proxy_headers=True,
-        ws_max_size=16 * 1024 * 1024,
-    )
-    return 0
+    load(args.config, args.env)  # fail fast with file/key/problem
+    return serve(args)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -11,13 +11,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
+from time import perf_counter
 from typing import Any
 
 from bindings.config import Config
 from bindings.env import current_worker
+from bindings.metrics import merge, render
 from bindings.routing import Router
-from bindings.runtime import Runtime, Worker
-from bindings.types import Receive, Scope, Send
+from bindings.runtime import InternalRoute, Runtime, Worker
+from bindings.types import Message, Receive, Scope, Send
 
 log = logging.getLogger("hearth")
 
@@ -27,8 +30,11 @@ class Host:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.router: Router[Worker] = Router([])
+        self.router: Router[tuple[Worker, str]] = Router([])
+        self._sockets: set[_TrackedSocket] = set()
         runtime.add_route("/__hearth/health", self._health)
+        runtime.add_route("/__hearth/metrics", self._metrics, admin=True)
+        runtime.add_route("/__hearth/metrics.json", self._metrics_json, admin=True)
 
     @property
     def config(self) -> Config:
@@ -38,11 +44,10 @@ class Host:
         await self.runtime.start()
         workers = list(self.runtime.workers.values())
         if len(workers) == 1 and not workers[0].config.routes:
-            routes = [
-                ("/*", workers[0])
-            ]  # one worker without routes answers everything, as in wrangler dev
+            # One worker without routes answers everything, as in wrangler dev.
+            routes = [("/*", (workers[0], "/*"))]
         else:
-            routes = [(p, w) for w in workers for p in w.config.routes]
+            routes = [(p, (w, p)) for w in workers for p in w.config.routes]
         self.router = Router(routes)
 
     async def stop(self) -> None:
@@ -56,19 +61,34 @@ class Host:
         path: str = scope["path"]
         if path.startswith(("/__", "/cdn-cgi/")):
             internal = self.runtime.internal_routes.get(path)
-            if internal is not None and (not internal[1] or self.runtime.mode != "serve"):
-                await internal[0](scope, receive, send)
+            if internal is not None and self._allowed(internal, scope):
+                await internal.app(scope, receive, send)
                 return
         host = None
         if not self.router._any_host:
-            for name, value in scope["headers"]:
-                if name == b"host":
-                    host = value.decode("latin-1")
-                    break
-        worker = self.router.match(host, path)
-        if worker is None:
+            host = _header(scope, b"host")
+        match = self.router.match(host, path)
+        if kind == "websocket":
+            tracked = _TrackedSocket(send)
+            self._sockets.add(tracked)
+            send = tracked
+        try:
+            await self._dispatch(match, scope, receive, send)
+        finally:
+            if kind == "websocket":
+                self._sockets.discard(tracked)
+
+    async def _dispatch(
+        self, match: tuple[Worker, str] | None, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if match is None:
             await _error(scope, send, 404, "Not Found")
-            return
+        elif self.runtime.metrics is None and self.runtime.access_log is None:
+            await self._run(match[0], scope, receive, send)
+        else:
+            await self._observed(match[0], match[1], scope, receive, send)
+
+    async def _run(self, worker: Worker, scope: Scope, receive: Receive, send: Send) -> None:
         scope["env"] = worker.env
         if worker.state:
             scope["state"] = dict(worker.state)
@@ -77,11 +97,73 @@ class Host:
             await worker.app(scope, receive, send)
         except Exception:
             log.exception(
-                "unhandled error in worker %r: %s %s", worker.name, scope.get("method"), path
+                "unhandled error in worker %r: %s %s",
+                worker.name,
+                scope.get("method"),
+                scope["path"],
             )
             await _error(scope, send, 500, "Internal Server Error")
         finally:
             current_worker.reset(token)
+
+    async def _observed(
+        self, worker: Worker, route: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """``_run`` with a request id, metrics and an access-log line."""
+        status = 0
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            kind = message["type"]
+            if kind in ("http.response.start", "websocket.http.response.start"):
+                status = message["status"]
+            elif kind == "websocket.accept":
+                status = 101
+            await send(message)
+
+        request_id = _header(scope, b"x-request-id") or secrets.token_hex(8)
+        scope["hearth.request_id"] = request_id
+        start = perf_counter()
+        try:
+            await self._run(worker, scope, receive, watch)
+        finally:
+            seconds = perf_counter() - start
+            if self.runtime.metrics is not None:
+                self.runtime.metrics.request(worker.name, route, status, seconds)
+            if self.runtime.access_log is not None:
+                client = scope.get("client")
+                self.runtime.access_log.record(
+                    {
+                        "request_id": request_id,
+                        "worker": worker.name,
+                        "route": route,
+                        "method": scope.get("method", "WS"),
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 3),
+                        "client": client[0] if client else None,
+                    }
+                )
+
+    async def close_websockets(self, code: int = 1001) -> None:
+        """Close every open client WebSocket (graceful shutdown says 1001, going away)."""
+        for tracked in list(self._sockets):
+            if tracked.open:
+                try:
+                    await tracked(
+                        {"type": "websocket.close", "code": code, "reason": "shutting down"}
+                    )
+                except Exception:  # noqa: S112 - the client is already gone
+                    continue
+
+    def _allowed(self, route: InternalRoute, scope: Scope) -> bool:
+        mode = self.runtime.mode
+        if route.dev_only and mode == "serve":
+            return False
+        if route.admin and mode == "serve":
+            server = scope.get("server") or (None, None)
+            return self.runtime.admin_port is not None and server[1] == self.runtime.admin_port
+        return True
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -113,6 +195,50 @@ class Host:
             )
         body = {"status": "ok", "pid": os.getpid(), "workers": workers}
         await _json(send, 200, body)
+
+    async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Prometheus text for this host: every server process's metrics, summed."""
+        if self.runtime.metrics is None:
+            await _error(scope, send, 404, "metrics are off ([hearth] metrics = false)")
+            return
+        text = render(merge(await self.runtime.metric_snapshots())).encode()
+        headers = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": text})
+
+    async def _metrics_json(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """This process's metrics alone, as JSON (what peers gather from each other)."""
+        if self.runtime.metrics is None:
+            await _error(scope, send, 404, "metrics are off ([hearth] metrics = false)")
+            return
+        await _json(send, 200, self.runtime.metrics.snapshot())
+
+
+class _TrackedSocket:
+    """A WebSocket's ASGI send, remembering whether the socket is open (for shutdown)."""
+
+    __slots__ = ("open", "send")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.open = False
+
+    async def __call__(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "websocket.close":
+            if not self.open:
+                return  # already closed (e.g. by shutdown): a second close is not an error here
+            self.open = False
+        await self.send(message)
+        if kind == "websocket.accept":
+            self.open = True
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
 
 
 async def _json(send: Send, status: int, data: Any) -> None:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 # Every binding plugin, as "module:Class". A binding issue adds its line here.
 PLUGINS: list[str] = [
     "bindings.services:ServicesPlugin",
+    "bindings.ai:AIPlugin",
 ]
 
 

@@ -133,6 +133,7 @@ class Response(Body):
         content, stream = self._content, self._stream
         if self.status in NULL_BODY_STATUSES:
             content, stream = None, None
+            headers.delete("content-length")  # servers refuse a length they are not sent
         elif content is not None and "content-length" not in headers:
             headers.set("content-length", str(len(content)))
         elif stream is not None and stream.length is not None and "content-length" not in headers:

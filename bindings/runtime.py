@@ -12,20 +12,29 @@ import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bindings.clock import Clock, system_clock
 from bindings.config import Config, WorkerConfig
+from bindings.dispatch import call_asgi
 from bindings.entrypoints import WorkerEntrypoint, relaxed
 from bindings.env import Env, ExecutionContext, Tasks, current_worker
 from bindings.errors import ConfigError
 from bindings.loader import Main, load_main
+from bindings.logs import AccessLog
+from bindings.metrics import Metrics
 from bindings.plugin import BindingPlugin, plugin_classes
 from bindings.request import Request
 from bindings.response import Response
 from bindings.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("hearth")
+
+
+class InternalRoute(NamedTuple):
+    app: ASGIApp
+    dev_only: bool
+    admin: bool
 
 
 class Worker:
@@ -66,8 +75,9 @@ class Worker:
 
     def entrypoint(self, name: str | None = None) -> type[WorkerEntrypoint]:
         """The Default class, or a named entrypoint; KeyError when absent."""
-        cls = self.main.default if name in (None, "default", "Default") else None
-        if name not in (None, "default", "Default"):
+        if name in (None, "default", "Default"):
+            cls = self.main.default
+        else:
             cls = self.main.entrypoints.get(name)
         if cls is None:
             raise KeyError(name or "Default")
@@ -90,16 +100,10 @@ class Worker:
 
     async def fetch(self, request: Request) -> Response:
         """Answer ``request`` in-process (service bindings): no socket, same handler."""
-        if self.main.default is not None and self.main.asgi_app is None:
-            token = current_worker.set(self)
-            try:
-                return await _call_fetch(self, self.main.default, request)
-            finally:
-                current_worker.reset(token)
-        from bindings.dispatch import call_asgi
-
         token = current_worker.set(self)
         try:
+            if self.main.asgi_app is None and self.main.default is not None:
+                return await _call_fetch(self, self.main.default, request)
             return await call_asgi(self.app, request, self.env, self.state)
         finally:
             current_worker.reset(token)
@@ -133,7 +137,15 @@ class Runtime:
         self.tasks = Tasks()
         self.workers: dict[str, Worker] = {}
         self.plugins: dict[type[BindingPlugin], BindingPlugin] = {}
-        self.internal_routes: dict[str, tuple[ASGIApp, bool]] = {}
+        self.internal_routes: dict[str, InternalRoute] = {}
+        settings = config.hearth
+        self.metrics: Metrics | None = Metrics() if settings.get("metrics", True) else None
+        self.access_log: AccessLog | None = (
+            AccessLog() if settings.get("access_log", mode == "serve") else None
+        )
+        self.admin_port: int | None = None  # the admin listener's port, when the server opens one
+        self.peers: list[str] = []  # admin base URLs of this host's other server processes
+        self.process_index, self.process_count = 0, 1  # which of the host's server processes
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._started = False
 
@@ -150,9 +162,34 @@ class Runtime:
         except KeyError:
             raise KeyError(f"no worker named {name!r}") from None
 
-    def add_route(self, path: str, app: ASGIApp, *, dev_only: bool = False) -> None:
-        """Serve ``app`` at an exact internal path (``/__hearth/...``), before worker routes."""
-        self.internal_routes[path] = (app, dev_only)
+    def add_route(
+        self, path: str, app: ASGIApp, *, dev_only: bool = False, admin: bool = False
+    ) -> None:
+        """Serve ``app`` at an exact internal path (``/__hearth/...``), before worker routes.
+
+        ``dev_only`` routes do not exist under ``serve``; ``admin`` routes answer under ``serve``
+        only on the admin listener, never on the public one.
+        """
+        self.internal_routes[path] = InternalRoute(app, dev_only, admin)
+
+    async def metric_snapshots(self) -> list[dict[str, Any]]:
+        """This process's metrics snapshot and each peer process's (peers that fail are skipped)."""
+        assert self.metrics is not None
+        snapshots = [self.metrics.snapshot()]
+        if self.peers:
+            import httpx
+
+            async with httpx.AsyncClient(timeout=2.0) as client:
+                replies = await asyncio.gather(
+                    *(client.get(f"{peer}/__hearth/metrics.json") for peer in self.peers),
+                    return_exceptions=True,
+                )
+            for peer, reply in zip(self.peers, replies, strict=True):
+                if isinstance(reply, BaseException) or reply.status_code != 200:
+                    log.warning("metrics of peer %s unavailable: %r", peer, reply)
+                else:
+                    snapshots.append(reply.json())
+        return snapshots
 
     def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
         """Run ``closer`` at stop (after plugins close), e.g. a shared HTTP client's aclose."""
@@ -211,6 +248,8 @@ class Runtime:
         for closer in reversed(self._closers):
             await closer()
         self._closers.clear()
+        if self.access_log is not None:
+            self.access_log.close()
 
     async def __aenter__(self) -> Runtime:
         try:

@@ -176,3 +176,16 @@ async def test_module_level_env_and_wait_until(hearth, tmp_path):
     assert (await h.SELF.get("/")).text == "n1"
     await h.runtime.tasks.drain(5)
     assert h.worker().main.module.done == ["n1"]
+
+
+async def test_null_body_status_drops_body_and_length(hearth, tmp_path):
+    (tmp_path / "nb_worker.py").write_text(
+        "from workers import Response, WorkerEntrypoint\n"
+        "class Default(WorkerEntrypoint):\n"
+        "    async def fetch(self, request):\n"
+        "        return Response(None, status=304, headers={'content-length': '10', 'etag': 'x'})\n"
+    )
+    with_server = {"workers": [{"name": "nb", "main": "nb_worker.py", "routes": ["/*"]}]}
+    h = await hearth(with_server)
+    r = await h.SELF.get("/")
+    assert r.status_code == 304 and r.content == b"" and "content-length" not in r.headers

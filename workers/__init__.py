@@ -93,6 +93,8 @@ def __getattr__(name: str) -> Any:
         return _worker().env
     if name == "WebSocketPair":
         return importlib.import_module("bindings.websocket").WebSocketPair
+    if name == "caches":
+        return importlib.import_module("bindings.cache").caches
     raise AttributeError(f"module 'workers' has no attribute {name!r}")
 
 
