@@ -375,3 +375,30 @@ async def test_change_password(a):
         cookie=fresh,
     )
     assert no_revoke.json()["token"] is None
+
+
+async def test_update_user_body_must_be_an_object(a):
+    _, cookie = await a.sign_in(*USER)
+    response = await a.post("/api/auth/update-user", ["name"], cookie=cookie)
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "Body must be an object",
+        "code": "BODY_MUST_BE_AN_OBJECT",
+    }
+
+
+async def test_change_password_without_a_credential_account(a):
+    from workers.auth.dates import now_ms
+    from workers.auth.store import Store
+
+    user = await a.user("sso@example.com", None)
+    session = await a.run(
+        lambda: Store(a.env.DB).create_session(user["id"], now_ms() + 60_000, "", "")
+    )
+    response = await a.post(
+        "/api/auth/change-password",
+        {"currentPassword": "whatever-1", "newPassword": "whatever-2"},
+        headers={"authorization": f"Bearer {session['token']}"},
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "CREDENTIAL_ACCOUNT_NOT_FOUND"

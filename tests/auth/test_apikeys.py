@@ -49,6 +49,7 @@ async def test_create_errors(a):
     cases = [
         ({"prefix": "bad prefix!"}, "VALIDATION_ERROR"),
         ({"name": "x" * 33}, "INVALID_NAME_LENGTH"),
+        ({"prefix": "p" * 33}, "INVALID_PREFIX_LENGTH"),
         ({"expiresIn": 60}, "EXPIRES_IN_IS_TOO_SMALL"),
         ({"expiresIn": 86_400 * 400}, "EXPIRES_IN_IS_TOO_LARGE"),
         ({"metadata": "text"}, "INVALID_METADATA_TYPE"),
