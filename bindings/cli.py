@@ -19,7 +19,12 @@ from bindings.config import DEFAULT_CONFIG, Config, load
 from bindings.errors import ConfigError
 
 # Modules that add subcommands; a binding issue adds its line here.
-COMMANDS: list[str] = []
+COMMANDS: list[str] = [
+    "bindings.kv.commands",
+    "bindings.queues.cli",
+    "bindings.durable_objects.commands",
+    "bindings.r2.cli",
+]
 
 EXIT_CONFIG = 2
 

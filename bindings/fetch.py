@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bindings import gates
 from bindings.env import current_worker
 from bindings.headers import Headers
 from bindings.request import Request
@@ -20,6 +21,7 @@ async def fetch(resource: str | Request, /, **init: Any) -> Response:
     """
     fetcher = init.pop("fetcher", None)
     request = resource if isinstance(resource, Request) and not init else Request(resource, **init)
+    await gates.wait()  # from a Durable Object: its writes commit first (the output gate)
     if fetcher is not None:
         return await fetcher(request)  # type: ignore[no-any-return]
     worker = current_worker.get(None)

@@ -21,7 +21,12 @@ if TYPE_CHECKING:
 # Every binding plugin, as "module:Class". A binding issue adds its line here.
 PLUGINS: list[str] = [
     "bindings.services:ServicesPlugin",
+    "bindings.kv:KVPlugin",
     "bindings.ai:AIPlugin",
+    "bindings.queues:QueuesPlugin",
+    "bindings.cron:CronPlugin",
+    "bindings.durable_objects:DurableObjectsPlugin",
+    "bindings.r2:R2Plugin",
 ]
 
 

@@ -2,8 +2,9 @@
 
 Shared by service bindings and Durable Object stubs so both behave alike: arguments and
 results are structured clones, a method must be a public plain function of the target class,
-and an exception arrives as the same built-in type (or a JsException subclass of the same
-name) with the same message, never with the callee's traceback or state attached.
+and an exception arrives as the same built-in type, the same Hearth binding error class (a
+JsException defined in ``bindings``), or a JsException subclass of the same name, with the same
+message, never with the callee's traceback or state attached.
 """
 
 from __future__ import annotations
@@ -41,7 +42,11 @@ def crossed(exc: BaseException) -> BaseException:
     """The exception the caller sees for ``exc`` raised by the callee."""
     cls = type(exc)
     message = str(exc)
-    if getattr(builtins, cls.__name__, None) is cls or getattr(errors, cls.__name__, None) is cls:
+    if (
+        getattr(builtins, cls.__name__, None) is cls
+        or getattr(errors, cls.__name__, None) is cls
+        or (issubclass(cls, JsException) and cls.__module__.startswith("bindings."))
+    ):
         try:
             same: BaseException = cls(message)
             return same

@@ -83,10 +83,19 @@ class Worker:
             raise KeyError(name or "Default")
         return cls
 
-    async def call(self, method: str, *args: Any, entrypoint: str | None = None) -> Any:
+    async def call(
+        self,
+        method: str,
+        *args: Any,
+        entrypoint: str | None = None,
+        ctx: ExecutionContext | None = None,
+    ) -> Any:
         """Call ``method`` strictly on a fresh entrypoint instance, as workerd does for
-        ``scheduled``, ``queue`` and RPC. Passes ``(*args, env, ctx)`` for scheduled/queue."""
-        ctx = self.context()
+        ``scheduled``, ``queue`` and RPC. Passes ``(*args, env, ctx)`` for scheduled/queue.
+
+        An event that must wait for its own ``waitUntil`` work (a queue batch, a cron run)
+        passes a ``ctx`` with a Tasks of its own."""
+        ctx = ctx or self.context()
         instance = self.entrypoint(entrypoint)(ctx, self.env)
         func = getattr(instance, method)
         token = current_worker.set(self)
@@ -146,8 +155,12 @@ class Runtime:
         self.admin_port: int | None = None  # the admin listener's port, when the server opens one
         self.peers: list[str] = []  # admin base URLs of this host's other server processes
         self.process_index, self.process_count = 0, 1  # which of the host's server processes
+        # Set once every env is bound and lifespans ran; cleared when stopping begins.
+        # Background work started in a plugin's open() (queue consumers, cron) waits for it.
+        self.ready = asyncio.Event()
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._started = False
+        self._opened = False  # plugins opened, by start() or by a command via open_plugins()
 
     def plugin(self, cls: type[BindingPlugin]) -> BindingPlugin:
         """The runtime's instance of a plugin class (created on first use)."""
@@ -210,7 +223,9 @@ class Runtime:
             plugin.check()
 
     async def open_plugins(self) -> None:
-        """Open every plugin the config uses (commands use this without loading mains)."""
+        """Open every plugin the config uses (commands use this without loading mains);
+        ``stop()`` closes them again."""
+        self._opened = True
         for cls in plugin_classes():
             if any(s in wc.table for wc in self.config.workers for s in cls.sections):
                 await self.plugin(cls).open()
@@ -229,11 +244,13 @@ class Runtime:
             worker.env.__dict__.update(values)
         for worker in self.workers.values():
             await worker.start()
+        self.ready.set()
 
     async def stop(self) -> None:
-        if not self._started:
+        if not (self._started or self._opened):
             return
-        self._started = False
+        self._started = self._opened = False
+        self.ready.clear()
         await self.tasks.drain()
         for worker in reversed(list(self.workers.values())):
             try:

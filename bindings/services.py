@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bindings import gates
 from bindings.clone import structured_clone
 from bindings.errors import JsTypeError
 from bindings.plugin import BindingDecl, BindingPlugin, ParseContext
@@ -32,6 +33,7 @@ class ServiceBinding:
 
     async def fetch(self, input: str | Request, /, **init: Any) -> Response:
         request = input if isinstance(input, Request) and not init else Request(input, **init)
+        await gates.wait()  # from a Durable Object: its writes commit first (the output gate)
         target = self._runtime.worker(self._service)
         if self._entrypoint is None:
             return await target.fetch(request)
@@ -51,6 +53,7 @@ class ServiceBinding:
                     "class to call over RPC"
                 ) from None
             check_method(cls, name)
+            await gates.wait()
             try:
                 result = await target.call(name, *copy_args(args), entrypoint=self._entrypoint)
             except Exception as exc:

@@ -8,6 +8,8 @@ an httpx client bound to the host (``SELF``) — no socket, no lifespan trickery
         assert (await h.SELF.get("/products")).status_code == 200
 
 ``hearth`` is a pytest fixture (enable with ``pytest_plugins = ["bindings.testing"]``).
+``runInDurableObject`` and ``runDurableObjectAlarm`` reach inside a Durable Object, as
+Cloudflare's ``cloudflare:test`` helpers do.
 ``ServerProcess`` runs the real command line in a subprocess for tests that need sockets,
 WebSockets or a ``kill -9``. ``require_service`` skips a test whose service is missing, or fails
 it when ``HEARTH_REQUIRE_SERVICES=1`` (CI).
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -117,6 +120,21 @@ async def hearth(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Hearth
         await instance.aclose()
 
 
+async def runInDurableObject(stub: Any, fn: Callable[[Any, Any], Any]) -> Any:
+    """Run ``fn(instance, ctx)`` inside ``stub``'s live object, as one of its events (the input
+    and output gates apply); returns what ``fn`` returns (awaited if it is a coroutine)."""
+    return await stub._host.run_in(stub.id, fn)
+
+
+async def runDurableObjectAlarm(stub: Any) -> bool:
+    """Run ``stub``'s object's alarm now if it has one; True if it ran. An error raised by
+    ``alarm()`` is raised here (the alarm then stays set)."""
+    run = await stub._host.run_alarm(stub.id.toString(), 0, force=True)
+    if run.error is not None:
+        raise run.error
+    return run.outcome in ("ok", "replaced")
+
+
 def require_service(name: str, available: bool, how: str = "") -> None:
     """Skip when ``name`` is missing; under HEARTH_REQUIRE_SERVICES=1 (CI) fail instead."""
     if available:
@@ -134,12 +152,51 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free ports, below Linux's ephemeral range.
+
+    Servers with N processes listen on ``port + i``; ports from ``free_port`` sit in the range
+    the kernel hands out to outgoing connections, so their neighbours may be taken any moment.
+    """
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 32000 - count)
+        socks = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no {count} consecutive free ports found")
+
+
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return True
     except OSError:
         return False
+
+
+def wait_healthy(
+    url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Poll ``url``/__hearth/health until it answers 200 (or the process exits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/__hearth/health", timeout=1).status_code == 200:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} did not become healthy in {timeout}s")
 
 
 class ServerProcess:
@@ -173,16 +230,12 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             self.argv, cwd=self.cwd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/__hearth/health", timeout=1).status_code == 200:
-                    return self
-            time.sleep(0.05)
-        self.stop()
-        raise TimeoutError(f"server did not become healthy:\n{self.output()}")
+        try:
+            wait_healthy(self.url, timeout, self.proc)
+        except (RuntimeError, TimeoutError) as exc:
+            self.stop()
+            raise type(exc)(f"{exc}:\n{self.output()}") from None
+        return self
 
     def output(self) -> str:
         self._log.seek(0)

@@ -1,12 +1,11 @@
 """Metrics, the admin listener, JSON access logs and graceful shutdown of the server."""
 
 import json
-import time
 
 import httpx
 
 from bindings.metrics import Metrics, merge, render
-from bindings.testing import free_port, server
+from bindings.testing import free_port, free_ports, server, wait_healthy
 from tests.conftest import ROOT
 
 
@@ -51,18 +50,14 @@ def test_serve_keeps_metrics_off_the_public_port_and_logs_json(tmp_path):
 
 
 def test_three_processes_share_one_metrics_view(tmp_path):
-    admin = free_port()
-    port = free_port()
+    admin = free_ports(3)
+    port = free_ports(3)
     with server(ROOT / "wrangler_compat.toml", tmp_path, command="serve", port=port,
                 args=["--workers", "3", "--admin-port", str(admin)]) as s:  # fmt: skip
         for i in range(3):
             url = f"http://127.0.0.1:{port + i}"
-            for _ in range(30):  # each process may still be starting
-                try:
-                    if httpx.get(url + "/hello").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            wait_healthy(url)  # process 0 answered first; the others may still be starting
+            assert httpx.get(url + "/hello").status_code == 200
         text = httpx.get(f"http://127.0.0.1:{admin + 2}/__hearth/metrics").text
         assert 'hearth_requests_total{worker="hello",route="/hello*",status="200"} 3' in text
         assert s.stop() == 0  # SIGTERM: every process drained and exited cleanly

@@ -91,8 +91,8 @@ waitUntil = wait_until
 def __getattr__(name: str) -> Any:
     if name == "env":
         return _worker().env
-    if name == "WebSocketPair":
-        return importlib.import_module("bindings.websocket").WebSocketPair
+    if name in ("WebSocketPair", "WebSocketRequestResponsePair"):
+        return getattr(importlib.import_module("bindings.websocket"), name)
     if name == "caches":
         return importlib.import_module("bindings.cache").caches
     raise AttributeError(f"module 'workers' has no attribute {name!r}")

@@ -73,8 +73,8 @@ class Object:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "WebSocketPair":
-        return importlib.import_module("bindings.websocket").WebSocketPair
+    if name in ("WebSocketPair", "WebSocketRequestResponsePair"):
+        return getattr(importlib.import_module("bindings.websocket"), name)
     if name == "caches":
         return importlib.import_module("bindings.cache").caches
     raise AttributeError(f"module 'js' has no attribute {name!r}")

@@ -59,6 +59,15 @@ def fmt(value: float, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def load_rows(bare: Load, others: list[tuple[str, Load]], bare_label: str) -> list[list[object]]:
+    """Rows of req/s, p50, p99 and the ratio to the bare app, bare first."""
+    rows: list[list[object]] = []
+    for label, result in [(bare_label, bare), *others]:
+        rows.append([label, fmt(result.rps), fmt(result.p50_ms, 2), fmt(result.p99_ms, 2),
+                     f"{result.rps / bare.rps:.2f}x"])  # fmt: skip
+    return rows
+
+
 def rss_mb(pid: int) -> float:
     """Resident set size of a process and its children (uvicorn workers), in MiB."""
     total = 0

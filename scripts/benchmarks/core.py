@@ -10,9 +10,9 @@ from pathlib import Path
 from benchmarks._util import (
     HERE,
     Options,
-    fmt,
     hearth_argv,
     load,
+    load_rows,
     new_port,
     process,
     rss_mb,
@@ -48,14 +48,8 @@ def run(opts: Options) -> None:
 
     table(
         ["scenario", "req/s", "p50 ms", "p99 ms", "vs bare"],
-        [
-            ["bare Starlette app", fmt(bare.rps), fmt(bare.p50_ms, 2), fmt(bare.p99_ms, 2),
-             "1.00x"],
-            ["Hearth, Starlette worker", fmt(hearth.rps), fmt(hearth.p50_ms, 2),
-             fmt(hearth.p99_ms, 2), f"{hearth.rps / bare.rps:.2f}x"],
-            ["Hearth, Default(WorkerEntrypoint)", fmt(cf.rps), fmt(cf.p50_ms, 2),
-             fmt(cf.p99_ms, 2), f"{cf.rps / bare.rps:.2f}x"],
-        ],
+        load_rows(bare, [("Hearth, Starlette worker", hearth),
+                         ("Hearth, Default(WorkerEntrypoint)", cf)], "bare Starlette app"),
     )  # fmt: skip
     print(f"\nload: {hearth.tool}, {opts.connections} connections, {opts.duration:g}s each")
     print(
