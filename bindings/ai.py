@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from bindings.body import ReadableStream
 from bindings.errors import JsException, JsTypeError
 from bindings.jsobj import JsDict, options, to_jsdict
+from bindings.metrics import timed
 from bindings.plugin import BindingDecl, BindingPlugin, ParseContext
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ class Ai:
         self._decl = decl
         self._headers = {"authorization": f"Bearer {secret}"} if secret else {}
 
+    @timed("ai")
     async def run(self, model: str, inputs: Mapping[str, Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``model`` on ``inputs``; options (``gateway``, ...) are accepted and ignored."""
         options(args, kwargs)

@@ -24,6 +24,7 @@ COMMANDS: list[str] = [
     "bindings.queues.cli",
     "bindings.durable_objects.commands",
     "bindings.r2.cli",
+    "bindings.d1.commands",
 ]
 
 EXIT_CONFIG = 2

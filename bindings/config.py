@@ -163,7 +163,9 @@ def _worker(
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ctx.error(ctx.key("name"), "may contain only letters, digits, '-' and '_'")
     ctx = ParseContext(file, prefix, name, file.parent, hearth)
-    main = ctx.string(table, "main", ctx.key())
+    main = table.get("main", "")  # required to run (checked when loading), not to read bindings
+    if not isinstance(main, str):
+        raise ctx.error(ctx.key("main"), "must be a string")
 
     owned = set(CORE_KEYS)
     for plugin in plugins:

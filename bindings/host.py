@@ -8,6 +8,7 @@ JSON 500 whose traceback goes only to the log.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -23,6 +24,10 @@ from bindings.runtime import InternalRoute, Runtime, Worker
 from bindings.types import Message, Receive, Scope, Send
 
 log = logging.getLogger("hearth")
+
+# Request ids: a random per-process prefix and a counter (unique without a syscall per request).
+_ID_PREFIX = secrets.token_hex(4)
+_ids = itertools.count(1)
 
 
 class Host:
@@ -121,8 +126,10 @@ class Host:
                 status = 101
             await send(message)
 
-        request_id = _header(scope, b"x-request-id") or secrets.token_hex(8)
-        scope["hearth.request_id"] = request_id
+        access_log = self.runtime.access_log
+        if access_log is not None:
+            request_id = _header(scope, b"x-request-id") or f"{_ID_PREFIX}{next(_ids):x}"
+            scope["hearth.request_id"] = request_id
         start = perf_counter()
         try:
             await self._run(worker, scope, receive, watch)
@@ -130,19 +137,17 @@ class Host:
             seconds = perf_counter() - start
             if self.runtime.metrics is not None:
                 self.runtime.metrics.request(worker.name, route, status, seconds)
-            if self.runtime.access_log is not None:
+            if access_log is not None:
                 client = scope.get("client")
-                self.runtime.access_log.record(
-                    {
-                        "request_id": request_id,
-                        "worker": worker.name,
-                        "route": route,
-                        "method": scope.get("method", "WS"),
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round(seconds * 1000, 3),
-                        "client": client[0] if client else None,
-                    }
+                access_log.record(
+                    request_id,
+                    worker.name,
+                    route,
+                    scope.get("method", "WS"),
+                    scope["path"],
+                    status,
+                    seconds,
+                    client[0] if client else None,
                 )
 
     async def close_websockets(self, code: int = 1001) -> None:

@@ -44,6 +44,8 @@ class Main:
 def load_main(worker: WorkerConfig) -> Main:
     """Import ``worker.main``; raise ConfigError (file, key, problem) when that fails."""
     key = worker.key("main")
+    if not worker.main:
+        raise worker.error(key, "is required")
     spec, _, attr = worker.main.partition(":")
     try:
         if spec.endswith(".py") or "/" in spec:

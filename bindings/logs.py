@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import time
 from typing import IO, Any
 
 # Attributes a log call may add with `extra=` that the JSON formatter writes out.
@@ -53,32 +54,72 @@ def setup_logging(level: str | None = None, *, json_lines: bool | None = None) -
 
 
 class AccessLog:
-    """JSON access-log lines, buffered in memory and written every ``interval`` seconds.
+    """JSON access-log lines, formatted and written every ``interval`` seconds in one batch.
 
-    A request costs one small ``json.dumps`` and a list append; the write happens off the
-    request path, in one syscall per batch, and once more at shutdown.
+    A request costs a tuple append; formatting (one C-encoded JSON object per line) and the
+    single write happen off the request path, and once more at shutdown.
     """
 
     def __init__(self, stream: IO[str] | None = None, interval: float = 0.25) -> None:
         self.stream = stream or sys.stderr
         self.interval = interval
-        self._lines: list[str] = []
+        self._pending: list[tuple[Any, ...]] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._second = (0, "")
 
-    def record(self, entry: dict[str, Any]) -> None:
-        entry["ts"] = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-        self._lines.append(json.dumps(entry, ensure_ascii=False))
+    def record(
+        self,
+        request_id: str,
+        worker: str,
+        route: str,
+        method: str,
+        path: str,
+        status: int,
+        seconds: float,
+        client: str | None,
+    ) -> None:
+        self._pending.append(
+            (time.time(), request_id, worker, route, method, path, status, seconds, client)
+        )
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.interval, self.flush)
 
     def flush(self) -> None:
         self._timer = None
-        if self._lines:
-            lines, self._lines = self._lines, []
-            self.stream.write("\n".join(lines) + "\n")
-            self.stream.flush()
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        lines = []
+        for ts, request_id, worker, route, method, path, status, seconds, client in pending:
+            entry = {
+                "ts": self._timestamp(ts),
+                "level": "info",
+                "logger": "hearth.access",
+                "request_id": request_id,
+                "worker": worker,
+                "route": route,
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "client": client,
+            }
+            lines.append(_ENCODE(entry))
+        self.stream.write("\n".join(lines) + "\n")
+        self.stream.flush()
+
+    def _timestamp(self, ts: float) -> str:
+        """ISO 8601 UTC with milliseconds; the formatted second is reused across its lines."""
+        second = int(ts)
+        if self._second[0] != second:
+            iso = dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = (second, iso)
+        return f"{self._second[1]}.{int((ts - second) * 1000):03d}Z"
 
     def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
         self.flush()
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode

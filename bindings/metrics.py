@@ -7,15 +7,22 @@ snapshots (over their admin sockets) and sums them, so one scrape sees the whole
 
 from __future__ import annotations
 
+import functools
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from time import perf_counter
+from typing import Any, ParamSpec, TypeVar
+
+from bindings.env import current_worker
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 # Latency buckets in seconds, from a cache hit to a slow upstream.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
-Labels = tuple[str, ...]
+Labels = tuple[Any, ...]  # label values; rendered with str()
 Gauge = Callable[[], Mapping[Labels, float]]
 
 
@@ -46,7 +53,7 @@ class Metrics:
         self.gauges: dict[str, tuple[str, tuple[str, ...], Gauge]] = {}
 
     def request(self, worker: str, route: str, status: int, seconds: float) -> None:
-        self.requests[(worker, route, str(status))] += 1
+        self.requests[(worker, route, status)] += 1
         self.latency[(worker, route)].observe(seconds)
 
     def binding(self, kind: str, method: str, ok: bool, seconds: float) -> None:
@@ -73,6 +80,34 @@ class Metrics:
             "binding_latency": [[list(k), _hist(h)] for k, h in self.binding_latency.items()],
             "gauges": gauges,
         }
+
+
+def timed(
+    kind: str, name: str | None = None
+) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
+    """Count and time a binding method in the current runtime's metrics (when they are on)."""
+
+    def decorate(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+        label = name or method.__name__
+
+        @functools.wraps(method)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            worker = current_worker.get(None)
+            metrics = worker.runtime.metrics if worker is not None else None
+            if metrics is None:
+                return await method(*args, **kwargs)
+            start = perf_counter()
+            ok = False
+            try:
+                result = await method(*args, **kwargs)
+                ok = True
+                return result
+            finally:
+                metrics.binding(kind, label, ok, perf_counter() - start)
+
+        return wrapper
+
+    return decorate
 
 
 def _hist(h: Histogram) -> dict[str, Any]:

@@ -27,6 +27,7 @@ PLUGINS: list[str] = [
     "bindings.cron:CronPlugin",
     "bindings.durable_objects:DurableObjectsPlugin",
     "bindings.r2:R2Plugin",
+    "bindings.d1:D1Plugin",
 ]
 
 

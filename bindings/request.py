@@ -11,12 +11,12 @@ from bindings.body import Body, BodyInit, ReadableStream, encode_body
 from bindings.headers import Headers, HeadersInit
 from bindings.types import Receive, Scope
 
+_METHODS: dict[str, HTTPMethod] = {m.value: m for m in HTTPMethod}
+
 
 def _method(value: str) -> HTTPMethod | str:
-    try:
-        return HTTPMethod(value.upper())
-    except ValueError:
-        return value.upper()
+    upper = value.upper()
+    return _METHODS.get(upper, upper)
 
 
 class Request(Body):

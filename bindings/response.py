@@ -12,6 +12,7 @@ from bindings.headers import Headers, HeadersInit
 from bindings.types import Receive, Scope, Send
 
 NULL_BODY_STATUSES = frozenset({101, 103, 204, 205, 304})
+_ENCODER = _json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # reused: no per-call setup
 
 
 class _JsonMember:
@@ -81,9 +82,9 @@ class Response(Body):
     ) -> Response:
         """JSON-encode ``data``; Content-Type is application/json unless ``headers`` sets one."""
         h = Headers(headers)
-        if "content-type" not in h:
-            h.set("content-type", "application/json")
-        body = _json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        if headers is None or "content-type" not in h:
+            h.append("content-type", "application/json")
+        body = _ENCODER.encode(data).encode()
         return cls(body, status, status_text, h)
 
     @classmethod
@@ -129,18 +130,20 @@ class Response(Body):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Send this response over ASGI, streaming a stream body chunk by chunk."""
-        headers = self.headers
         content, stream = self._content, self._stream
+        raw = self.headers._raw()
+        has_length = any(name == b"content-length" for name, _ in raw)
         if self.status in NULL_BODY_STATUSES:
             content, stream = None, None
-            headers.delete("content-length")  # servers refuse a length they are not sent
-        elif content is not None and "content-length" not in headers:
-            headers.set("content-length", str(len(content)))
-        elif stream is not None and stream.length is not None and "content-length" not in headers:
-            headers.set("content-length", str(stream.length))
-        await send(
-            {"type": "http.response.start", "status": self.status, "headers": headers._raw()}
-        )
+            if has_length:  # servers refuse a length whose body they are not sent
+                raw = [(k, v) for k, v in raw if k != b"content-length"]
+        elif not has_length:
+            length = len(content) if stream is None and content is not None else None
+            if stream is not None:
+                length = stream.length
+            if length is not None:
+                raw.append((b"content-length", str(length).encode()))
+        await send({"type": "http.response.start", "status": self.status, "headers": raw})
         if stream is None:
             await send({"type": "http.response.body", "body": content or b""})
             return

@@ -9,6 +9,7 @@ from typing import Any
 from bindings import gates
 from bindings.clone import structured_clone
 from bindings.errors import JsTypeError
+from bindings.metrics import timed
 from bindings.plugin import BindingDecl, BindingPlugin, ParseContext
 from bindings.request import Request
 from bindings.response import Response
@@ -31,6 +32,7 @@ class ServiceBinding:
         self._service = decl.service
         self._entrypoint = decl.entrypoint
 
+    @timed("service")
     async def fetch(self, input: str | Request, /, **init: Any) -> Response:
         request = input if isinstance(input, Request) and not init else Request(input, **init)
         await gates.wait()  # from a Durable Object: its writes commit first (the output gate)
@@ -61,7 +63,7 @@ class ServiceBinding:
             return structured_clone(result)
 
         rpc.__name__ = name
-        return rpc
+        return timed("service", "rpc")(rpc)
 
     def __repr__(self) -> str:
         return (

@@ -54,7 +54,6 @@ def test_routes_accept_wrangler_route_tables(tmp_path):
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        ({"workers": [{"name": "a"}]}, "workers[0].main: is required"),
         ({"workers": [{"main": "m"}]}, "workers[0].name: is required"),
         (
             {"workers": [{"name": "a", "main": "m", "vectorize": []}]},
@@ -125,6 +124,7 @@ def test_bad_toml_and_missing_file(tmp_path):
 @pytest.mark.parametrize(
     ("main", "message"),
     [
+        ("", "workers[0].main: is required"),
         ("src/missing.py", "workers[0].main: file 'src/missing.py' not found"),
         ("no_such_module_xyz", "workers[0].main: cannot import 'no_such_module_xyz'"),
         ("broken_main", "workers[0].main: importing 'broken_main' failed: ZeroDivisionError"),

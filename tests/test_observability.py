@@ -61,3 +61,32 @@ def test_three_processes_share_one_metrics_view(tmp_path):
         text = httpx.get(f"http://127.0.0.1:{admin + 2}/__hearth/metrics").text
         assert 'hearth_requests_total{worker="hello",route="/hello*",status="200"} 3' in text
         assert s.stop() == 0  # SIGTERM: every process drained and exited cleanly
+
+
+async def test_binding_operations_are_counted_and_timed(hearth, tmp_path):
+    (tmp_path / "kvmetrics.py").write_text(
+        "from workers import Response, WorkerEntrypoint\n"
+        "class Default(WorkerEntrypoint):\n"
+        "    async def fetch(self, request):\n"
+        "        await self.env.KV.put('k', 'v')\n"
+        "        return Response(await self.env.KV.get('k'))\n"
+    )
+    h = await hearth(
+        {
+            "workers": [
+                {
+                    "name": "m",
+                    "main": "kvmetrics",
+                    "routes": ["/*"],
+                    "kv_namespaces": [{"binding": "KV", "id": "m"}],
+                }
+            ]
+        }
+    )
+    assert (await h.SELF.get("/")).text == "v"
+    with_missing = await h.env("m").KV.get("nope")  # outside a request: not counted
+    assert with_missing is None
+    text = (await h.SELF.get("/__hearth/metrics")).text
+    assert 'hearth_binding_operations_total{binding="kv",method="get",outcome="ok"} 1' in text
+    assert 'hearth_binding_operations_total{binding="kv",method="put",outcome="ok"} 1' in text
+    assert 'hearth_binding_operation_duration_seconds_count{binding="kv",method="get"} 1' in text

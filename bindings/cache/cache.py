@@ -22,6 +22,7 @@ from bindings.clock import Clock
 from bindings.errors import JsException, JsTypeError
 from bindings.headers import Headers
 from bindings.jsobj import options
+from bindings.metrics import timed
 from bindings.request import Request
 from bindings.response import Response
 
@@ -113,6 +114,7 @@ class Cache:
         self._storage = storage
         self._namespace = namespace  # "" for the default cache, "n<name>" for named ones
 
+    @timed("cache")
     async def match(self, request: Request | str, *args: Any, **kwargs: Any) -> Response | None:
         """The cached response for ``request`` (a Request or URL), or None.
 
@@ -132,6 +134,7 @@ class Cache:
             return None
         return answer(req.headers, entry, now)
 
+    @timed("cache")
     async def put(self, request: Request | str, response: Response) -> None:
         """Store ``response`` for ``request`` when its headers allow; reads the body to its end."""
         if getattr(response, "type", None) == "error":
@@ -185,6 +188,7 @@ class Cache:
         )
         await storage.quietly(storage.backend.put(self._namespace, key, entry, decision.ttl), "put")
 
+    @timed("cache")
     async def delete(self, request: Request | str, *args: Any, **kwargs: Any) -> bool:
         """Remove the entry for ``request``; True when a live one was removed."""
         opts = options(args, kwargs)

@@ -10,6 +10,7 @@ from bindings.durable_objects.errors import DurableObjectError
 from bindings.durable_objects.ids import DurableObjectId
 from bindings.errors import JsRangeError, JsTypeError
 from bindings.jsobj import options
+from bindings.metrics import timed
 from bindings.request import Request
 from bindings.response import Response
 from bindings.rpc import check_method
@@ -77,6 +78,7 @@ class DurableObjectStub:
         self.id = id
         self.name = id.name
 
+    @timed("durable_object")
     async def fetch(self, input: str | Request, /, **init: Any) -> Response:
         """Send a request to the object's ``fetch`` (a URL with options, or a Request)."""
         request = input if isinstance(input, Request) and not init else Request(input, **init)
@@ -109,8 +111,9 @@ class DurableObjectStub:
             return await host.call(id, name, args)
 
         rpc.__name__ = name
-        self.__dict__[name] = rpc  # the next call skips __getattr__
-        return rpc
+        timed_rpc = timed("durable_object", "rpc")(rpc)
+        self.__dict__[name] = timed_rpc  # the next call skips __getattr__
+        return timed_rpc
 
     def __repr__(self) -> str:
         return f"<DurableObjectStub {self._host.class_name} {self.id}>"

@@ -29,6 +29,7 @@ from bindings.jsobj import JsDict, options
 from bindings.kv.backends import Entry, KVBackend, Listed
 from bindings.kv.cache import ReadCache
 from bindings.kv.errors import KVError, KVJSONError
+from bindings.metrics import timed
 
 KV_MAX_KEY_BYTES = 512
 KV_MAX_VALUE_BYTES = 25 * 1024 * 1024
@@ -81,6 +82,7 @@ class KVNamespace:
 
     # -- reading ------------------------------------------------------------------------------
 
+    @timed("kv")
     async def get(self, key: Any, *args: Any, **kwargs: Any) -> Any:
         """``get(key, type?)`` or ``get(key, {type, cacheTtl})``; a list of keys reads in bulk."""
         if type(key) is list:
@@ -89,6 +91,7 @@ class KVNamespace:
         entry = await self._read(_checked_key(key, "GET"), cache_ttl)
         return None if entry is None else _decode(entry.value, kind)
 
+    @timed("kv")
     async def getWithMetadata(self, key: Any, *args: Any, **kwargs: Any) -> Any:
         """``{value, metadata, cacheStatus}``; a list of keys reads in bulk."""
         if type(key) is list:
@@ -190,6 +193,7 @@ class KVNamespace:
 
     # -- writing ------------------------------------------------------------------------------
 
+    @timed("kv")
     async def put(self, key: Any, value: Any, *args: Any, **kwargs: Any) -> None:
         """``put(key, value, {expiration?, expirationTtl?, metadata?})``.
 
@@ -251,6 +255,7 @@ class KVNamespace:
             )
         return expiration
 
+    @timed("kv")
     async def delete(self, key: Any) -> None:
         """Remove ``key``; a missing key is not an error."""
         name = _checked_key(key, "DELETE")
@@ -261,6 +266,7 @@ class KVNamespace:
 
     # -- listing ------------------------------------------------------------------------------
 
+    @timed("kv")
     async def list(self, *args: Any, **kwargs: Any) -> JsDict:
         """``list({prefix?, limit?, cursor?})``: ``{keys, list_complete, cursor?, cacheStatus}``."""
         opts = options(args, kwargs)

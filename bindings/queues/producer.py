@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from bindings.errors import JsException, JsTypeError
 from bindings.jsobj import JsDict, options
+from bindings.metrics import timed
 from bindings.queues import codec
 from bindings.queues.backend import BackendError, Metrics, Stored
 
@@ -76,6 +77,7 @@ class Queue:
         self._content_type = content_type
         self._clock: Callable[[], float] = plugin.runtime.clock
 
+    @timed("queue")
     async def send(self, body: Any, *args: Any, **kwargs: Any) -> JsDict:
         """Send one message; returns ``{"metadata": {"metrics": ...}}`` from before it."""
         opts = options(args, kwargs)
@@ -93,6 +95,7 @@ class Queue:
         now = self._now()
         return await self._store([(Stored(new_id(), now, kind, data), now + delay * 1000)], "send")
 
+    @timed("queue")
     async def sendBatch(self, messages: Sequence[Any], *args: Any, **kwargs: Any) -> JsDict:
         """Send up to 100 messages atomically; each a dict with ``body`` and optionally
         ``contentType`` and ``delaySeconds``."""

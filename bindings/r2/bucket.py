@@ -20,6 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 from bindings.clock import Clock
 from bindings.errors import JsRangeError, JsTypeError
 from bindings.jsobj import JsDict, options
+from bindings.metrics import timed
 from bindings.r2.backends import Backend, NewObject, Part, Record
 from bindings.r2.conditionals import Conditional, conditional_option, passes
 from bindings.r2.errors import (
@@ -148,12 +149,14 @@ class R2Bucket:
         return NewObject(key, secrets.token_hex(16), int(self._clock() * 1000), http, custom)
 
     @_operation("head")
+    @timed("r2")
     async def head(self, key: str) -> R2Object | None:
         """The object's metadata, or None when the key is missing."""
         record = await self._backend.head(_check_key(key, "head"))
         return None if record is None else R2Object(record, (0, record.size))
 
     @_operation("get")
+    @timed("r2")
     async def get(self, key: str, *args: Any, **kwargs: Any) -> R2ObjectBody | R2Object | None:
         """The object with its body; without one when ``onlyIf`` fails; None when missing."""
         opts = _options(args, kwargs, _GET, "get")
@@ -175,6 +178,7 @@ class R2Bucket:
         return R2ObjectBody(record, (offset, length), await opened.read(offset, length))
 
     @_operation("put")
+    @timed("r2")
     async def put(self, key: str, value: Any, *args: Any, **kwargs: Any) -> R2Object | None:
         """Store ``value`` (str, bytes-like, Blob, stream or None); None when ``onlyIf`` fails."""
         opts = _options(args, kwargs, _PUT, "put")
@@ -190,6 +194,7 @@ class R2Bucket:
         return None if record is None else R2Object(record)
 
     @_operation("delete")
+    @timed("r2")
     async def delete(self, keys: str | list[str]) -> None:
         """Delete one key or a list of keys; missing keys are ignored."""
         names = [keys] if isinstance(keys, str) else keys
@@ -200,6 +205,7 @@ class R2Bucket:
         await self._backend.delete(list(names))
 
     @_operation("list")
+    @timed("r2")
     async def list(self, *args: Any, **kwargs: Any) -> JsDict:
         """A page of objects in key order: ``{objects, truncated, cursor?, delimitedPrefixes}``."""
         opts = _options(args, kwargs, _LIST, "list")
@@ -238,6 +244,7 @@ class R2Bucket:
         return result
 
     @_operation("createMultipartUpload")
+    @timed("r2")
     async def createMultipartUpload(self, key: str, *args: Any, **kwargs: Any) -> R2MultipartUpload:
         """Start a multipart upload; its metadata applies to the completed object."""
         opts = _options(args, kwargs, _CREATE, "createMultipartUpload")
@@ -304,6 +311,7 @@ class R2MultipartUpload(_Fields):
         return f"<R2MultipartUpload {self.key!r} {self.uploadId}>"
 
     @_operation("uploadPart")
+    @timed("r2")
     async def uploadPart(self, partNumber: int, value: Any, *args: Any, **kwargs: Any) -> JsDict:
         """Upload one part (replacing an earlier one of that number): ``{partNumber, etag}``."""
         _options(args, kwargs, _PART, "uploadPart")
@@ -314,6 +322,7 @@ class R2MultipartUpload(_Fields):
         return JsDict(partNumber=partNumber, etag=part.etag)
 
     @_operation("abortMultipartUpload")
+    @timed("r2")
     async def abort(self) -> None:
         """Abort the upload and drop its parts; a no-op once completed or aborted."""
         _check_key(self.key, "abortMultipartUpload")
@@ -322,6 +331,7 @@ class R2MultipartUpload(_Fields):
             raise R2InternalError()
 
     @_operation("completeMultipartUpload")
+    @timed("r2")
     async def complete(self, uploadedParts: list[Any]) -> R2Object:
         """Assemble the given parts, in ascending part number, into the object."""
         given = [_uploaded_part(p) for p in uploadedParts]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import re
@@ -15,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -66,6 +68,12 @@ def load_rows(bare: Load, others: list[tuple[str, Load]], bare_label: str) -> li
         rows.append([label, fmt(result.rps), fmt(result.p50_ms, 2), fmt(result.p99_ms, 2),
                      f"{result.rps / bare.rps:.2f}x"])  # fmt: skip
     return rows
+
+
+def percentiles_ms(samples_ns: list[int]) -> tuple[float, float]:
+    """The median and 99th percentile of durations in ns, in ms."""
+    ordered = sorted(samples_ns)
+    return statistics.median(ordered) / 1e6, ordered[int(len(ordered) * 0.99)] / 1e6
 
 
 def rss_mb(pid: int) -> float:
@@ -209,3 +217,82 @@ async def ops_per_sec(op: Callable[[], Awaitable[object]], seconds: float = 1.0)
 
 def new_port() -> int:
     return free_port()
+
+
+class WebSocketClient(asyncio.Protocol):
+    """A minimal WebSocket client for load generation: unmasked server frames in (text frames go
+    to ``received(payload, now_ns)``, pings are answered), zero-key masked frames out, so the
+    generator costs little next to the server it measures. ``await Cls.open(port, path, ...)``
+    connects and upgrades (the extra arguments go to the constructor)."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.handshake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    @classmethod
+    async def open(cls, port: int, path: str, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        _, client = await loop.create_connection(lambda: cls(*args), "127.0.0.1", port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        assert client.transport is not None
+        client.transport.write(
+            (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+             "Sec-WebSocket-Version: 13\r\n\r\n").encode()
+        )  # fmt: skip
+        await client.handshake
+        return client
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buffer
+        buf += data
+        if not self.handshake.done():
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not buf.startswith(b"HTTP/1.1 101"):
+                self.handshake.set_exception(RuntimeError(bytes(buf[:end]).decode()))
+                return
+            del buf[: end + 4]
+            self.handshake.set_result(None)
+        at, size = 0, len(buf)
+        now = time.perf_counter_ns()
+        while size - at >= 2:
+            opcode, length, head = buf[at] & 0x0F, buf[at + 1] & 0x7F, 2
+            if length >= 126:
+                head = 4 if length == 126 else 10
+                if size - at < head:
+                    break
+                length = int.from_bytes(buf[at + 2 : at + head], "big")
+            if size - at < head + length:
+                break
+            payload = buf[at + head : at + head + length]
+            at += head + length
+            if opcode == 0x1:
+                self.received(payload, now)
+            elif opcode == 0x9:
+                self.write_frame(bytes(payload), 0xA)
+        del buf[:at]
+
+    def received(self, payload: bytearray, now_ns: int) -> None:
+        """A text frame arrived (``now_ns``: when its data did, ``perf_counter_ns``)."""
+
+    def close(self) -> None:
+        assert self.transport is not None
+        self.transport.close()
+
+    def write_frame(self, payload: bytes, opcode: int = 0x1) -> None:
+        size = len(payload)
+        if size < 126:
+            head = bytes([0x80 | opcode, 0x80 | size])
+        elif size < 65536:
+            head = bytes([0x80 | opcode, 0x80 | 126]) + size.to_bytes(2, "big")
+        else:
+            head = bytes([0x80 | opcode, 0x80 | 127]) + size.to_bytes(8, "big")
+        assert self.transport is not None
+        self.transport.write(head + b"\0\0\0\0" + payload)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import sqlite3
 import tempfile
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiosqlite
 from cachetools import TTLCache
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,6 +22,9 @@ from starlette.routing import Route
 R2_FILE = os.environ.get("BENCH_R2_FILE", "/tmp/hearth-bench-r2-1k.bin")
 KV_KEY = "bench-key"
 KV_VALUE = '{"id": 42, "name": "bench", "tags": ["a", "b", "c"], "body": "' + "x" * 150 + '"}'
+D1_ROWS = 10_000  # the d1 suite fills users with ids 1..D1_ROWS
+D1_SELECT = "SELECT id, name, email, score FROM users WHERE id = ?"
+D1_INSERT = "INSERT INTO events (user_id, kind, at) VALUES (?, ?, ?)"
 
 
 async def hello(request: Request) -> JSONResponse:
@@ -96,10 +104,38 @@ async def r2_get(request: Request) -> Response:
     return Response(data, media_type="application/octet-stream", headers={"etag": etag})
 
 
+# /d1/select and /d1/insert: plain aiosqlite on a connection opened once, in the lifespan.
+async def d1_select(request: Request) -> JSONResponse:
+    rows = await request.app.state.db.execute_fetchall(D1_SELECT, (random.randint(1, D1_ROWS),))
+    return JSONResponse(dict(zip(("id", "name", "email", "score"), rows[0], strict=True)))
+
+
+async def d1_insert(request: Request) -> JSONResponse:
+    params = (random.randint(1, D1_ROWS), "click", time.time())
+    cursor = await request.app.state.db.execute(D1_INSERT, params)
+    return JSONResponse({"id": cursor.lastrowid})
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    # The d1 suite names the database (prepared like Hearth's: WAL, synchronous=NORMAL).
+    path = os.environ.get("BENCH_D1_DATABASE")
+    db = await aiosqlite.connect(path, isolation_level=None) if path else None
+    if db is not None:
+        for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
+            await db.execute(f"PRAGMA {pragma}")
+    app.state.db = db
+    yield
+    if db is not None:
+        await db.close()
+
+
 routes = [
     Route("/hello", hello),
     Route("/kv/get", kv_get),
     Route("/do/increment", do_increment),
     Route("/r2/get", r2_get),
+    Route("/d1/select", d1_select),
+    Route("/d1/insert", d1_insert, methods=["POST"]),
 ]
-app = Starlette(routes=routes)
+app = Starlette(routes=routes, lifespan=lifespan)

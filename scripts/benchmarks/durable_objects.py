@@ -4,9 +4,6 @@ real server (Hearth vs the bare Starlette equivalent)."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -16,12 +13,14 @@ from typing import Any
 from benchmarks._util import (
     HERE,
     Options,
+    WebSocketClient,
     fmt,
     hearth_argv,
     load,
     load_rows,
     new_port,
     ops_per_sec,
+    percentiles_ms,
     process,
     section,
     table,
@@ -108,58 +107,25 @@ async def _in_process(state: Path, seconds: float) -> list[tuple[str, float]]:
         return rows
 
 
-class _Client(asyncio.Protocol):
-    """A minimal WebSocket client: unmasked server frames in, zero-key masked frames out, so
-    the load generator costs little next to the server it measures. Each frame carries the
-    ``perf_counter_ns`` at which it was sent; ``on_frame(sent, now)`` sees every arrival."""
+class _Client(WebSocketClient):
+    """Each frame carries the ``perf_counter_ns`` at which it was sent; ``on_frame(sent, now)``
+    sees every arrival."""
 
     def __init__(self, on_frame: Callable[[_Client, int, int], None]) -> None:
+        super().__init__()
         self.on_frame = on_frame
-        self.buffer = bytearray()
-        self.handshake = asyncio.get_running_loop().create_future()
-        self.transport: asyncio.Transport | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        buf = self.buffer
-        buf += data
-        if not self.handshake.done():
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            if not buf.startswith(b"HTTP/1.1 101"):
-                self.handshake.set_exception(RuntimeError(bytes(buf[:end]).decode()))
-                return
-            del buf[: end + 4]
-            self.handshake.set_result(None)
-        at, size = 0, len(buf)
-        now = time.perf_counter_ns()
-        while size - at >= 2:
-            length, head = buf[at + 1] & 0x7F, 2
-            if length == 126:
-                if size - at < 4:
-                    break
-                length, head = int.from_bytes(buf[at + 2 : at + 4], "big"), 4
-            if size - at < head + length:
-                break
-            self.on_frame(self, int(buf[at + head + 1 : at + head + length]), now)
-            at += head + length
-        del buf[:at]
+    def received(self, payload: bytearray, now_ns: int) -> None:
+        self.on_frame(self, int(payload[1:]), now_ns)
 
     def send(self, sent_ns: int) -> None:
-        text = b"t%d" % sent_ns
-        assert self.transport is not None and len(text) < 126
-        self.transport.write(b"\x81" + bytes([0x80 | len(text)]) + b"\0\0\0\0" + text)
+        self.write_frame(b"t%d" % sent_ns)
 
 
 async def _broadcast(port: int, duration: float) -> dict[str, float]:
     """Saturation: every client keeps one message in flight (it sends again when its own
     message comes back): deliveries per second. Then latency: one message at a time, from
     sending it until all clients have it."""
-    loop = asyncio.get_running_loop()
     state = {"delivered": 0, "waiting": 0}
     echoes: dict[_Client, asyncio.Event] = {}
     own: dict[_Client, int] = {}
@@ -177,15 +143,7 @@ async def _broadcast(port: int, duration: float) -> dict[str, float]:
 
     clients = []
     for _ in range(CLIENTS):
-        _, client = await loop.create_connection(lambda: _Client(saturated), "127.0.0.1", port)
-        key = base64.b64encode(os.urandom(16)).decode()
-        assert client.transport is not None
-        client.transport.write(
-            (f"GET /do/room HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-             "Sec-WebSocket-Version: 13\r\n\r\n").encode()
-        )  # fmt: skip
-        await client.handshake
+        client = await _Client.open(port, "/do/room", saturated)
         clients.append(client)
         echoes[client] = asyncio.Event()
 
@@ -218,11 +176,6 @@ async def _broadcast(port: int, duration: float) -> dict[str, float]:
         fanouts.append(time.perf_counter_ns() - sent)
         i += 1
     for client in clients:
-        assert client.transport is not None
-        client.transport.close()
-    fanouts.sort()
-    return {
-        "delivered_per_s": delivered_per_s,
-        "p50_ms": statistics.median(fanouts) / 1e6,
-        "p99_ms": fanouts[int(len(fanouts) * 0.99)] / 1e6,
-    }
+        client.close()
+    p50, p99 = percentiles_ms(fanouts)
+    return {"delivered_per_s": delivered_per_s, "p50_ms": p50, "p99_ms": p99}

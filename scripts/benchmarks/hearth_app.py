@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,6 +18,9 @@ from workers import DurableObject, WebSocketPair
 from workers import Response as WorkerResponse
 
 KV_KEY = "bench-key"  # seeded by the kv suite with `python -m bindings kv key put`
+D1_ROWS = 10_000  # the d1 suite fills users with ids 1..D1_ROWS
+D1_SELECT = "SELECT id, name, email, score FROM users WHERE id = ?"
+D1_INSERT = "INSERT INTO events (user_id, kind, at) VALUES (?, ?, ?)"
 
 
 async def hello(request: Request) -> JSONResponse:
@@ -75,6 +80,18 @@ async def r2_media(request: Request) -> object:
     return await object_response(request, bucket, request.path_params["key"])
 
 
+async def d1_select(request: Request) -> JSONResponse:
+    db = request.scope["env"].DB
+    return JSONResponse(await db.prepare(D1_SELECT).bind(random.randint(1, D1_ROWS)).first())
+
+
+async def d1_insert(request: Request) -> JSONResponse:
+    db = request.scope["env"].DB
+    params = (random.randint(1, D1_ROWS), "click", time.time())
+    result = await db.prepare(D1_INSERT).bind(*params).run()
+    return JSONResponse({"id": result.meta.last_row_id})
+
+
 routes = [
     Route("/hello", hello),
     Route("/kv/get", kv_get),
@@ -82,5 +99,7 @@ routes = [
     WebSocketRoute("/do/room", room),
     Route("/r2/get", r2_get),
     Route("/r2/media/{key:path}", r2_media, methods=["GET", "HEAD"]),
+    Route("/d1/select", d1_select),
+    Route("/d1/insert", d1_insert, methods=["POST"]),
 ]
 app = Starlette(routes=routes)

@@ -1,0 +1,51 @@
+"""CORS from an allowlist in the worker's vars (``CORS_ORIGINS``: a list, or a comma-separated
+string), with Starlette's ``CORSMiddleware`` doing the work. The env arrives with each request,
+so the middleware is built per env (once per worker and process) rather than at import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.middleware.cors import CORSMiddleware
+
+from bindings.types import ASGIApp, Receive, Scope, Send
+
+METHODS = ["GET", "POST", "OPTIONS"]
+HEADERS = ["Content-Type", "Authorization"]  # the seed's preflight answer
+MAX_AGE = 600
+
+
+def allowed_origins(env: Any) -> list[str]:
+    """The worker's ``CORS_ORIGINS`` var as a list (empty when unset)."""
+    value = getattr(env, "CORS_ORIGINS", None) or []
+    if isinstance(value, str):
+        value = value.split(",")
+    return [origin.strip().rstrip("/") for origin in value if origin.strip()]
+
+
+def origin_allowed(origin: str | None, env: Any) -> bool:
+    """Whether a request from ``origin`` may proceed (requests without one are not browsers')."""
+    return origin is None or origin in allowed_origins(env)
+
+
+class AllowlistCORS:
+    """ASGI middleware: Starlette's CORS with the origins of the request's env."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._built: tuple[Any, ASGIApp] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        env = scope["env"]
+        built = self._built
+        if built is None or built[0] is not env:
+            origins = allowed_origins(env)
+            cors = CORSMiddleware(
+                self.app, allow_origins=origins, allow_methods=METHODS, allow_headers=HEADERS,
+                max_age=MAX_AGE,
+            )  # fmt: skip
+            built = self._built = (env, cors)
+        await built[1](scope, receive, send)
