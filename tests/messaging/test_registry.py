@@ -92,10 +92,13 @@ async def test_bad_keys_are_400(client, body, error):
 
 
 async def test_bad_bodies(client):
-    r = await client.post("/api/register", content=b"{nope")
-    assert r.status_code == 400 and r.json() == {"error": "Body must be a JSON object"}
+    as_json = {"content-type": "application/json"}
+    r = await client.post("/api/register", content=b"{nope", headers=as_json)
+    assert r.status_code == 400 and r.json() == {"error": "Malformed JSON body"}
+    r = await client.post("/api/register", content=b'{"username": "x"}')
+    assert r.status_code == 415  # a form post cannot pass for JSON (no CSRF via simple requests)
     assert (await client.post("/api/register", json=["a"])).status_code == 400
-    r = await client.post("/api/register", content=b"x" * 9000)
+    r = await client.post("/api/register", content=b"x" * 9000, headers=as_json)
     assert r.status_code == 413
     assert (await client.get("/api/register")).status_code == 405
 

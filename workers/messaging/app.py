@@ -5,7 +5,6 @@ user's ``Inbox`` object keeps their sockets, contacts and undelivered ciphertext
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.applications import Starlette
@@ -19,7 +18,8 @@ from starlette.websockets import WebSocket
 from bindings.websocket import deny_upgrade, forward_upgrade
 from workers import Response as WorkersResponse
 from workers import asgi
-from workers.messaging.cors import AllowlistCORS, origin_allowed
+from workers.common.cors import AllowlistCORS, origin_allowed
+from workers.common.http import client_ip, exception_handlers, json_object
 from workers.messaging.inbox import USER_HEADER, Inbox
 from workers.messaging.protocol import USERNAME_RULE, valid_username
 from workers.messaging.registry import NAME, Registry
@@ -30,9 +30,9 @@ MAX_BODY_BYTES = 8 * 1024
 
 
 async def register(request: Request) -> Response:
-    body = await _json_body(request)
+    body = await json_object(request, MAX_BODY_BYTES)
     result = await _registry(request).register(
-        _client_ip(request), body.get("username"), body.get("publicKey"), body.get("encryptionKey")
+        client_ip(request), body.get("username"), body.get("publicKey"), body.get("encryptionKey")
     )
     headers = {"Retry-After": str(result["retryAfter"])} if "retryAfter" in result else None
     return JSONResponse(result["body"], status_code=result["status"], headers=headers)
@@ -58,7 +58,7 @@ async def connect(websocket: WebSocket) -> None:
     if not valid_username(username):
         await deny_upgrade(websocket, WorkersResponse.json({"error": USERNAME_RULE}, status=400))
         return
-    verdict = await _registry(websocket).admitConnection(_client_ip(websocket), username)
+    verdict = await _registry(websocket).admitConnection(client_ip(websocket), username)
     if verdict != "ok":
         await deny_upgrade(websocket, 429 if verdict == "rate_limited" else 404)
         return
@@ -66,34 +66,8 @@ async def connect(websocket: WebSocket) -> None:
     await forward_upgrade(websocket, inbox, headers={USER_HEADER: username})
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object; 413 past ``MAX_BODY_BYTES``, 400 when it is not one."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise HTTPException(413, "Request body too large")
-    try:
-        value = json.loads(body)
-    except ValueError:
-        raise HTTPException(400, "Body must be a JSON object") from None
-    if not isinstance(value, dict):
-        raise HTTPException(400, "Body must be a JSON object")
-    return value
-
-
-def _client_ip(connection: HTTPConnection) -> str:
-    """The client's address (behind nginx, uvicorn takes it from the trusted proxy's header)."""
-    return connection.client.host if connection.client else "unknown"
-
-
 def _registry(connection: HTTPConnection) -> Any:
     return connection.scope["env"].REGISTRY.getByName(NAME)
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
 app = Starlette(
@@ -103,6 +77,6 @@ app = Starlette(
         WebSocketRoute("/ws", connect),
     ],
     middleware=[Middleware(AllowlistCORS)],
-    exception_handlers={HTTPException: _http_error},
+    exception_handlers=exception_handlers,
 )
 Default = asgi.entrypoint(app)

@@ -1,6 +1,9 @@
 """CORS from an allowlist in the worker's vars (``CORS_ORIGINS``: a list, or a comma-separated
 string), with Starlette's ``CORSMiddleware`` doing the work. The env arrives with each request,
-so the middleware is built per env (once per worker and process) rather than at import."""
+so the middleware is built per env (once per worker and process) rather than at import.
+
+    app = Starlette(routes=..., middleware=[Middleware(AllowlistCORS, methods=[...])])
+"""
 
 from __future__ import annotations
 
@@ -31,8 +34,20 @@ def origin_allowed(origin: str | None, env: Any) -> bool:
 class AllowlistCORS:
     """ASGI middleware: Starlette's CORS with the origins of the request's env."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        methods: list[str] | None = None,
+        headers: list[str] | None = None,
+        credentials: bool = False,
+        expose: list[str] | None = None,
+    ) -> None:
         self.app = app
+        self.methods = methods or METHODS
+        self.headers = headers or HEADERS
+        self.credentials = credentials
+        self.expose = expose or []
         self._built: tuple[Any, ASGIApp] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -44,8 +59,9 @@ class AllowlistCORS:
         if built is None or built[0] is not env:
             origins = allowed_origins(env)
             cors = CORSMiddleware(
-                self.app, allow_origins=origins, allow_methods=METHODS, allow_headers=HEADERS,
-                max_age=MAX_AGE,
+                self.app, allow_origins=origins, allow_methods=self.methods,
+                allow_headers=self.headers, allow_credentials=self.credentials,
+                expose_headers=self.expose, max_age=MAX_AGE,
             )  # fmt: skip
             built = self._built = (env, cors)
         await built[1](scope, receive, send)

@@ -1,0 +1,1 @@
+"""Helpers shared by Hearth's apps (written once): JSON bodies, errors, pagination, CORS."""
