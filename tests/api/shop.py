@@ -27,8 +27,13 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # a PNG signature is all the upload c
 _emails = itertools.count()
 
 
-def shop_config(api_vars: dict[str, Any] | None = None, ai: dict[str, Any] | None = None) -> dict:
-    """The project's auth, api and cart workers, migrations from the repository."""
+def shop_config(
+    api_vars: dict[str, Any] | None = None,
+    ai: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+) -> dict:
+    """The project's auth, api and cart workers, migrations from the repository;
+    ``settings`` is the config's ``[hearth]`` table."""
     doc = tomllib.loads((ROOT / "wrangler_compat.toml").read_text())
     workers = [w for w in doc["workers"] if w["name"] in SHOP_WORKERS]
     for worker in workers:
@@ -40,7 +45,11 @@ def shop_config(api_vars: dict[str, Any] | None = None, ai: dict[str, Any] | Non
             worker["vars"] = {**worker.get("vars", {}), **(api_vars or {})}
             if ai is not None:
                 worker["ai"] = {**worker["ai"], **ai}
-    return {"compatibility_date": doc["compatibility_date"], "workers": workers}
+    return {
+        "compatibility_date": doc["compatibility_date"],
+        "workers": workers,
+        "hearth": settings or {},
+    }
 
 
 class User:
@@ -78,8 +87,9 @@ class Shop:
 
         env = self.h.env("auth")
         email = f"{role}{next(_emails)}@example.com"
-        row = await self.run(lambda: create_account(
-            Store(env.DB), email=email, name=name, password=None, role=role))  # fmt: skip
+        row = await self.run(
+            lambda: create_account(Store(env.DB), email=email, name=name, password=None, role=role)
+        )
         token = await self.run(
             lambda: _async(issue_access_token(settings(env), row))  # clock of the worker
         )
@@ -108,8 +118,13 @@ class Shop:
 
     async def product(self, admin: User, category: dict[str, Any], **fields: Any) -> dict:
         """A product created through ``POST /products`` (JSON)."""
-        body = {"name": f"Product {next(_emails)}", "price": 1000, "inventory_count": 10,
-                "category_id": category["id"], **fields}  # fmt: skip
+        body = {
+            "name": f"Product {next(_emails)}",
+            "price": 1000,
+            "inventory_count": 10,
+            "category_id": category["id"],
+            **fields,
+        }
         response = await self.post("/products", admin, json=body)
         assert response.status_code == 201, response.text
         return response.json()

@@ -115,7 +115,7 @@ async def _write(db: Any, order_id: str, user_id: str, lines: Sequence[dict[str,
 async def _refusal(db: Any, lines: Sequence[dict[str, Any]], exc: D1Error) -> Exception:
     """Why the batch failed, per line (read after the rollback), as a 409 OrderRefused."""
     message = str(exc)
-    if "FOREIGN KEY constraint failed" in message and "orders" in message:
+    if "FOREIGN KEY constraint failed" in message:  # orders.user_id: the account is gone
         return OrderRefused(401, {"error": "Authentication required"})
     if "stock_reserved" not in message and "inventory_count" not in message:
         return exc

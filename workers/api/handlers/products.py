@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -85,20 +87,27 @@ async def get_product(request: Request) -> Response:
     )  # fmt: skip
 
 
-async def _product_input(request: Request, *, partial: bool) -> tuple[dict[str, Any], list[Image]]:
-    """The product fields and images of a form (multipart, with ``images``) or a JSON object."""
+@asynccontextmanager
+async def _product_input(
+    request: Request, *, partial: bool
+) -> AsyncIterator[tuple[dict[str, Any], list[Image]]]:
+    """The product fields and images of a form (multipart, with ``images``) or a JSON object;
+    the form's files are closed when the block ends."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in FORM_TYPES:
-        return products.product_fields(await json_object(request), form=False,
-                                       partial=partial), []  # fmt: skip
+        body = await json_object(request)
+        yield products.product_fields(body, form=False, partial=partial), []
+        return
     limit = max_bytes(request.scope["env"])
     bounded = limit_body(request, products.MAX_IMAGES * limit + FORM_OVERHEAD)
     form = await bounded.form(max_files=products.MAX_IMAGES, max_fields=50)
-    values = products.product_fields(form, form=True, partial=partial)
-    # A file input left empty still sends a part with no name and no bytes: not an image.
-    uploads = [u for u in form.getlist("images") if not _empty_file_input(u)]
-    images = [await check_image(upload, "images", limit) for upload in uploads]
-    return values, images
+    try:
+        values = products.product_fields(form, form=True, partial=partial)
+        # A file input left empty still sends a part with no name and no bytes: not an image.
+        uploads = [u for u in form.getlist("images") if not _empty_file_input(u)]
+        yield values, [await check_image(upload, "images", limit) for upload in uploads]
+    finally:
+        await form.close()
 
 
 def _empty_file_input(value: Any) -> bool:
@@ -108,8 +117,8 @@ def _empty_file_input(value: Any) -> bool:
 async def create_product(request: Request) -> Response:
     await require_role(request, "admin")
     env = request.scope["env"]
-    values, images = await _product_input(request, partial=False)
-    product_id = await products.create_product(env, values, images)
+    async with _product_input(request, partial=False) as (values, images):
+        product_id = await products.create_product(env, values, images)
     detail = await catalog.product_detail(env.DB, product_id, active_only=False)
     return json_text(dumps(detail), 201)
 
@@ -118,9 +127,9 @@ async def update_product(request: Request) -> Response:
     await require_role(request, "admin")
     env = request.scope["env"]
     product_id = fields.path_id(request.path_params["id"], "Product")
-    values, images = await _product_input(request, partial=True)
-    if not await products.update_product(env, product_id, values, images):
-        raise HTTPException(404, "Product not found")
+    async with _product_input(request, partial=True) as (values, images):
+        if not await products.update_product(env, product_id, values, images):
+            raise HTTPException(404, "Product not found")
     detail = await catalog.product_detail(env.DB, product_id, active_only=False)
     return json_text(dumps(detail))
 

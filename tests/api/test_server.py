@@ -1,0 +1,123 @@
+"""The shop on a real server (``python -m bindings dev``): an empty catalogue without seeding,
+``scripts/seed`` while it runs (idempotent), and buyers racing over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from bindings.testing import server
+from tests.api.shop import SECRETS, shop_config
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def run(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture
+def config(tmp_path):
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / ".dev.vars").write_text("".join(f"{k}={v}\n" for k, v in SECRETS.items()))
+    path = folder / "wrangler.json"
+    path.write_text(json.dumps(shop_config()))
+    return path
+
+
+async def customer(client: httpx.AsyncClient, n: int) -> dict[str, str]:
+    email = f"buyer{n}@example.com"
+    await client.post("/auth/register", json={"email": email, "password": "buyer-password"})
+    login = await client.post("/auth/login", json={"email": email, "password": "buyer-password"})
+    assert login.status_code == 200, login.text
+    return {"authorization": f"Bearer {login.json()['accessToken']}"}
+
+
+async def test_dev_without_seed_then_seed_then_a_race(config, tmp_path):
+    state = tmp_path / "state"
+    with server(config, state) as s:
+        async with httpx.AsyncClient(base_url=s.url, timeout=30) as client:
+            empty = await client.get("/products")
+            assert empty.status_code == 200  # dev applied the migrations; nothing seeded
+            assert empty.json() == {
+                "products": [],
+                "pagination": {"page": 1, "limit": 20, "total": 0, "pages": 0},
+            }
+            assert (await client.get("/categories")).json() == {"categories": []}
+
+            seeded = run(
+                "scripts/seed",
+                "--config",
+                str(config),
+                "--persist-to",
+                str(state),
+                "--products",
+                "30",
+            )
+            assert seeded.returncode == 0, seeded.stderr
+            assert "30 demo products (30 new), 30 new images" in seeded.stdout
+            listed = (
+                await client.get("/products?limit=100")
+            ).json()  # the cached empty page is gone
+            assert listed["pagination"]["total"] == 30
+            assert len((await client.get("/categories")).json()["categories"]) == 8
+            product = listed["products"][0]
+            image = await client.get(product["image_url"])
+            assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+            assert image.content.startswith(b"\x89PNG")
+
+            again = run(
+                "scripts/seed",
+                "--config",
+                str(config),
+                "--persist-to",
+                str(state),
+                "--products",
+                "30",
+            )
+            assert "(0 new), 0 new images" in again.stdout
+            assert (await client.get("/products")).json()["pagination"]["total"] == 30
+
+            stock = run(
+                "-m",
+                "bindings",
+                "d1",
+                "execute",
+                "DB",
+                "--config",
+                str(config),
+                "--persist-to",
+                str(state),
+                "--command",
+                f"UPDATE products SET inventory_count = 5 WHERE id = {product['id']}",
+            )
+            assert stock.returncode == 0, stock.stderr
+            buyers = [await customer(client, n) for n in range(20)]
+            for headers in buyers:
+                added = await client.post(
+                    "/cart/items", headers=headers, json={"productId": product["id"]}
+                )
+                assert added.status_code == 200, added.text
+            orders = await asyncio.gather(
+                *(client.post("/orders", headers=headers) for headers in buyers)
+            )
+            statuses = [r.status_code for r in orders]
+            assert statuses.count(201) == 5 and statuses.count(409) == 15, statuses
+            page = (await client.get(f"/products/{product['id']}")).json()
+            assert page["inventory_count"] == 0
+
+
+def test_seed_refuses_bad_arguments(tmp_path):
+    bad = run("scripts/seed", "--products", "-1", "--persist-to", str(tmp_path))
+    assert bad.returncode == 2 and "--products" in bad.stderr
+    missing = run("scripts/seed", "--config", str(tmp_path / "nope.toml"))
+    assert missing.returncode == 2 and "error:" in missing.stderr
