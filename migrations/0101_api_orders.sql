@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS orders (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
-CREATE INDEX IF NOT EXISTS orders_user_created ON orders (user_id, created_at DESC, id);
+CREATE INDEX IF NOT EXISTS orders_user_created ON orders (user_id, created_at DESC);
 
 CREATE TABLE IF NOT EXISTS order_items (
     id INTEGER PRIMARY KEY,

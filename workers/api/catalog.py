@@ -104,8 +104,10 @@ async def search(db: Any, match: str, page: Page, category: str | None) -> dict[
     """``GET /search``: active products matching ``match``, best first (bm25)."""
     where = "products_fts MATCH ? AND p.active = 1" + (" AND c.slug = ?" if category else "")
     params = [match, *([category] if category else [])]
+    # CROSS JOIN keeps the full-text match as the outer loop (SQLite never reorders it): as a
+    # plain JOIN the planner walks products and runs the match once per product, 10x slower.
     joined = (
-        "FROM products_fts JOIN products p ON p.id = products_fts.rowid"
+        "FROM products_fts CROSS JOIN products p ON p.id = products_fts.rowid"
         " LEFT JOIN categories c ON c.id = p.category_id"
     )
     rows, count = await db.batch([

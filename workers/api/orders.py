@@ -146,7 +146,7 @@ async def list_orders(db: Any, user_id: str, page: Page) -> tuple[list[dict[str,
     orders, count = await db.batch([
         db.prepare(
             f"SELECT {_ORDER_COLUMNS} FROM orders WHERE user_id = ?"  # noqa: S608 - constant
-            " ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
+            " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"  # rowid: insertion order
         ).bind(user_id, page.limit, page.offset),
         db.prepare("SELECT COUNT(*) AS total FROM orders WHERE user_id = ?").bind(user_id),
     ])  # fmt: skip
