@@ -66,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--process-index", type=int, default=None, help="run only process I of N")
     serve.add_argument("--admin-port", type=int, default=None, help="admin listener of process 0 "
                        "(default port+1000; process i uses admin-port+i)")  # fmt: skip
-    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1", help="proxies whose "
-                       "X-Forwarded-For/-Proto are honoured")  # fmt: skip
+    serve.add_argument("--forwarded-allow-ips", default="127.0.0.2", help="proxies whose "
+                       "X-Forwarded-For/-Proto are honoured (deploy/nginx.conf connects from "
+                       "127.0.0.2, so a local client on 127.0.0.1 is not trusted)")  # fmt: skip
     serve.set_defaults(func=cmd_serve)
 
     check = sub.add_parser("check", parents=[common], help="validate config and mains")
