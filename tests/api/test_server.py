@@ -14,6 +14,7 @@ import pytest
 from bindings.testing import server
 from tests.api.shop import SECRETS, shop_config
 from tests.conftest import ROOT
+from tests.processes import Cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -114,6 +115,40 @@ async def test_dev_without_seed_then_seed_then_a_race(config, tmp_path):
             assert statuses.count(201) == 5 and statuses.count(409) == 15, statuses
             page = (await client.get(f"/products/{product['id']}")).json()
             assert page["inventory_count"] == 0
+
+
+async def test_two_processes_share_one_shop(config, tmp_path):
+    """``serve --workers 2``: carts are owned by one process and reached from the other, orders
+    from both race for the same stock, and a write through one process is seen by the other's
+    cache at once."""
+    state = tmp_path / "state"
+    seeded = run("scripts/seed", "--config", str(config), "--persist-to", str(state),
+                 "--products", "4")  # fmt: skip
+    assert seeded.returncode == 0, seeded.stderr
+    stock = run("-m", "bindings", "d1", "execute", "DB", "--config", str(config),
+                "--persist-to", str(state), "--command",
+                "UPDATE products SET inventory_count = 5, price = 1000 WHERE id = 1")  # fmt: skip
+    assert stock.returncode == 0, stock.stderr
+    with Cluster(state, config=config, workers=2) as cluster:
+        one, two = (httpx.AsyncClient(base_url=cluster.url(i), timeout=30) for i in range(2))
+        async with one, two:
+            before = await two.get("/products/1")
+            assert before.json()["inventory_count"] == 5
+            await two.get("/products/1")  # cached in KV now, by process 1
+            buyers = [await customer(one, n) for n in range(12)]
+            for n, headers in enumerate(buyers):  # carts filled through either process
+                client = (one, two)[n % 2]
+                added = await client.post("/cart/items", headers=headers, json={"productId": 1})
+                assert added.status_code == 200, added.text
+            assert (await one.get("/cart", headers=buyers[1])).json()["items"][0]["productId"] == 1
+            orders = await asyncio.gather(*(
+                (two, one)[n % 2].post("/orders", headers=headers)
+                for n, headers in enumerate(buyers)
+            ))  # fmt: skip
+            statuses = [r.status_code for r in orders]
+            assert statuses.count(201) == 5 and statuses.count(409) == 7, statuses
+            after = await two.get("/products/1")  # process 0's orders retired process 1's entry
+            assert after.json()["inventory_count"] == 0
 
 
 def test_seed_refuses_bad_arguments(tmp_path):
