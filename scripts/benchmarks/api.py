@@ -55,7 +55,7 @@ def run(opts: Options) -> None:
         with process(hearth_argv(config, state, port), f"{base}/__hearth/health"):
             for path in ("/products", "/products/1", "/search?q=classic"):
                 httpx.get(base + path).raise_for_status()  # warm: the cache holds them now
-            rows = []
+            rows: list[list[object]] = []
             scenarios = [
                 ("GET /products (KV cache hit)", "/products"),
                 ("GET /products/1 (KV cache hit)", "/products/1"),

@@ -166,3 +166,12 @@ async def alice(shop: Shop) -> User:
 @pytest.fixture
 async def bob(shop: Shop) -> User:
     return await shop.user(name="Bob")
+
+
+@pytest.fixture
+async def goods(shop: Shop, admin: User) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Two products: a kite (1250 cents, 5 in stock) and a yoyo (399 cents, 200 in stock)."""
+    category = await shop.category(admin)
+    kite = await shop.product(admin, category, name="Kite", price=1250, inventory_count=5)
+    yoyo = await shop.product(admin, category, name="Yoyo", price=399, inventory_count=200)
+    return kite, yoyo

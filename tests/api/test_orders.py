@@ -5,16 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
-
-@pytest.fixture
-async def goods(shop, admin):
-    category = await shop.category(admin)
-    kite = await shop.product(admin, category, name="Kite", price=1250, inventory_count=5)
-    yoyo = await shop.product(admin, category, name="Yoyo", price=399, inventory_count=10)
-    return kite, yoyo
-
 
 async def add(shop, user, product, quantity=1):
     response = await shop.post(
@@ -54,7 +44,7 @@ async def test_order_from_cart(shop, alice, goods):
         {"product_id": kite["id"], "name": "Kite", "price": 1250, "quantity": 2, "subtotal": 2500},
         {"product_id": yoyo["id"], "name": "Yoyo", "price": 399, "quantity": 3, "subtotal": 1197},
     ]
-    assert await inventory(shop, kite) == 3 and await inventory(shop, yoyo) == 7
+    assert await inventory(shop, kite) == 3 and await inventory(shop, yoyo) == 197
     assert (await shop.get("/cart", alice)).json()["items"] == []
     assert (await shop.get(f"/orders/{order['id']}", alice)).json() == order
     listed = (await shop.get("/orders", alice)).json()
@@ -126,7 +116,7 @@ async def test_a_failed_line_fails_the_whole_order(shop, admin, alice, goods):
         ],
     }
     assert await counts(shop) == (0, 0)
-    assert await inventory(shop, yoyo) == 10 and await inventory(shop, kite) == 4  # untouched
+    assert await inventory(shop, yoyo) == 200 and await inventory(shop, kite) == 4  # untouched
     assert len((await shop.get("/cart", alice)).json()["items"]) == 2  # the cart is kept
     fixed = await shop.put(f"/cart/items/{kite['id']}", alice, json={"quantity": 4})
     assert fixed.status_code == 200
@@ -185,12 +175,12 @@ async def test_twenty_concurrent_buyers_for_five_items_never_oversell(shop, good
 async def test_concurrent_buyers_of_several_products(shop, admin, goods):
     """Each buyer wants two products; stock runs out of one of them first. Whatever the
     interleaving, stock never goes below zero and every order holds both of its lines."""
-    kite, yoyo = goods  # 5 kites, 10 yoyos
+    kite, yoyo = goods  # 5 kites, 200 yoyos
     buyers = [await shop.user() for _ in range(12)]
     for buyer in buyers:
         await add(shop, buyer, yoyo)
         await add(shop, buyer, kite)
     responses = await asyncio.gather(*(shop.post("/orders", b) for b in buyers))
     assert [r.status_code for r in responses].count(201) == 5
-    assert await inventory(shop, kite) == 0 and await inventory(shop, yoyo) == 5
+    assert await inventory(shop, kite) == 0 and await inventory(shop, yoyo) == 195
     assert await counts(shop) == (5, 10)

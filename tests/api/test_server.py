@@ -35,6 +35,22 @@ def config(tmp_path):
     return path
 
 
+def seed(config, state, products: int) -> str:
+    """``scripts/seed`` on the server's state; its output."""
+    done = run("scripts/seed", "--config", str(config), "--persist-to", str(state),
+               "--products", str(products))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def stock(config, state, product_id: int, count: int) -> None:
+    """Set a product's inventory with ``d1 execute`` (another process, as an operator would)."""
+    sql = f"UPDATE products SET inventory_count = {count} WHERE id = {product_id}"
+    done = run("-m", "bindings", "d1", "execute", "DB", "--config", str(config),
+               "--persist-to", str(state), "--command", sql)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
 async def customer(client: httpx.AsyncClient, n: int) -> dict[str, str]:
     email = f"buyer{n}@example.com"
     await client.post("/auth/register", json={"email": email, "password": "buyer-password"})
@@ -55,20 +71,9 @@ async def test_dev_without_seed_then_seed_then_a_race(config, tmp_path):
             }
             assert (await client.get("/categories")).json() == {"categories": []}
 
-            seeded = run(
-                "scripts/seed",
-                "--config",
-                str(config),
-                "--persist-to",
-                str(state),
-                "--products",
-                "30",
-            )
-            assert seeded.returncode == 0, seeded.stderr
-            assert "30 demo products (30 new), 30 new images" in seeded.stdout
-            listed = (
-                await client.get("/products?limit=100")
-            ).json()  # the cached empty page is gone
+            assert "30 demo products (30 new), 30 new images" in seed(config, state, 30)
+            # the cached empty page is gone: the seed renewed the list generation
+            listed = (await client.get("/products?limit=100")).json()
             assert listed["pagination"]["total"] == 30
             assert len((await client.get("/categories")).json()["categories"]) == 8
             product = listed["products"][0]
@@ -76,32 +81,10 @@ async def test_dev_without_seed_then_seed_then_a_race(config, tmp_path):
             assert image.status_code == 200 and image.headers["content-type"] == "image/png"
             assert image.content.startswith(b"\x89PNG")
 
-            again = run(
-                "scripts/seed",
-                "--config",
-                str(config),
-                "--persist-to",
-                str(state),
-                "--products",
-                "30",
-            )
-            assert "(0 new), 0 new images" in again.stdout
+            assert "(0 new), 0 new images" in seed(config, state, 30)  # idempotent
             assert (await client.get("/products")).json()["pagination"]["total"] == 30
 
-            stock = run(
-                "-m",
-                "bindings",
-                "d1",
-                "execute",
-                "DB",
-                "--config",
-                str(config),
-                "--persist-to",
-                str(state),
-                "--command",
-                f"UPDATE products SET inventory_count = 5 WHERE id = {product['id']}",
-            )
-            assert stock.returncode == 0, stock.stderr
+            stock(config, state, product["id"], 5)
             buyers = [await customer(client, n) for n in range(20)]
             for headers in buyers:
                 added = await client.post(
@@ -122,13 +105,8 @@ async def test_two_processes_share_one_shop(config, tmp_path):
     from both race for the same stock, and a write through one process is seen by the other's
     cache at once."""
     state = tmp_path / "state"
-    seeded = run("scripts/seed", "--config", str(config), "--persist-to", str(state),
-                 "--products", "4")  # fmt: skip
-    assert seeded.returncode == 0, seeded.stderr
-    stock = run("-m", "bindings", "d1", "execute", "DB", "--config", str(config),
-                "--persist-to", str(state), "--command",
-                "UPDATE products SET inventory_count = 5, price = 1000 WHERE id = 1")  # fmt: skip
-    assert stock.returncode == 0, stock.stderr
+    seed(config, state, 4)
+    stock(config, state, 1, 5)
     with Cluster(state, config=config, workers=2) as cluster:
         one, two = (httpx.AsyncClient(base_url=cluster.url(i), timeout=30) for i in range(2))
         async with one, two:

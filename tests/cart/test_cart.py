@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from tests.api.shop import start_shop
 from workers.cart.cart import MAX_LINES, CartDurableObject, cart_stub
 
 AS_JSON = {"content-type": "application/json"}
-
-
-@pytest.fixture
-async def goods(shop, admin):
-    category = await shop.category(admin)
-    kite = await shop.product(admin, category, name="Kite", price=1250, inventory_count=5)
-    yoyo = await shop.product(admin, category, name="Yoyo", price=399, inventory_count=200)
-    return kite, yoyo
 
 
 async def test_every_route(shop, alice, goods):

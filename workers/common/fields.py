@@ -48,9 +48,11 @@ def text(
     if not isinstance(value, str):
         raise HTTPException(400, f"{name} must be a string")
     value = value.strip()
-    if not min_length <= len(value) <= max_length:
-        if min_length and not value:
+    if len(value) < min_length:
+        if min_length == 1:
             raise HTTPException(400, f"{name} must not be empty")
+        raise HTTPException(400, f"{name} must have at least {min_length} characters")
+    if len(value) > max_length:
         raise HTTPException(400, f"{name} must have at most {max_length} characters")
     return value
 
