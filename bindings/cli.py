@@ -102,6 +102,8 @@ def _export_settings(args: argparse.Namespace, mode: str) -> None:
 def cmd_dev(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from bindings.server import WS_IMPL, WS_MAX_SIZE
+
     config = load(args.config, args.env)  # fail fast, before uvicorn, with file/key/problem
     _export_settings(args, "dev")
     reload = not args.no_reload
@@ -115,7 +117,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         reload_includes=["*.py", "*.toml", "*.jsonc", ".dev.vars*"] if reload else None,
         log_level=(args.log_level or "info").lower(),
         access_log=True,
-        ws_max_size=16 * 1024 * 1024,
+        ws=WS_IMPL,
+        ws_max_size=WS_MAX_SIZE,
     )
     return 0
 
