@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from bindings.config import DEFAULT_CONFIG, Config, load
+from bindings.env import Env
 from bindings.errors import ConfigError
 
 # Modules that add subcommands; a binding issue adds its line here.
@@ -141,6 +143,23 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{worker.name}: {worker.main} — routes {worker.routes or '[]'} — {kinds}")
     print(f"{config.file}: OK")
     return 0
+
+
+@contextlib.asynccontextmanager
+async def worker_env(args: argparse.Namespace, worker: str) -> AsyncIterator[Env]:
+    """One worker's env on a started runtime over local state, its D1 migrations applied first
+    (for operator scripts such as create-admin and seed)."""
+    from bindings.d1 import D1Plugin
+    from bindings.runtime import Runtime
+
+    config = load(args.config, args.env)
+    if worker not in {w.name for w in config.workers}:
+        raise ConfigError(config.file, "workers", f"no worker named {worker!r}")
+    async with Runtime(config, state_dir=state_dir(args, config), mode="check") as runtime:
+        d1 = runtime.plugins.get(D1Plugin)
+        if isinstance(d1, D1Plugin):
+            await d1.migrate(print)
+        yield runtime.worker(worker).env
 
 
 def run(coro: object) -> int:

@@ -12,7 +12,7 @@ aiosqlite) is imported only when a database is opened.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -176,19 +176,25 @@ class D1Plugin(BindingPlugin):
                     )
 
     async def open(self) -> None:
-        from bindings.d1.database import D1Database
         from bindings.d1.sqlite import SqliteDatabase
 
         config = self.runtime.config
         options = settings(config.hearth, config.file)
-        for database_id, decl in self._decls().items():
+        for database_id in self._decls():
             if database_id in self._databases:
                 continue
             path = database_path(self.runtime.state_dir, database_id)
             database = await SqliteDatabase.open(path, options, self.runtime.clock)
             self._databases[database_id] = database
-            if self.runtime.mode == "dev" and self.runtime.workers:  # the dev server starting
-                await _migrate(D1Database(database), decl)
+        if self.runtime.mode == "dev" and self.runtime.workers:  # the dev server starting
+            await self.migrate()
+
+    async def migrate(self, report: Callable[[str], None] | None = None) -> None:
+        """Apply every database's pending migrations (dev server start, operator scripts)."""
+        from bindings.d1.database import D1Database
+
+        for database_id, decl in self._decls().items():
+            await _migrate(D1Database(self._databases[database_id]), decl, report)
 
     def bind(self, decl: BindingDecl, worker: Worker) -> D1Database:
         from bindings.d1.database import D1Database
@@ -202,13 +208,18 @@ class D1Plugin(BindingPlugin):
             await database.close()
 
 
-async def _migrate(db: D1Database, decl: D1Decl) -> None:
-    """Apply pending migrations at dev start, logging each; a failure stops the start."""
+async def _migrate(
+    db: D1Database, decl: D1Decl, report: Callable[[str], None] | None = None
+) -> None:
+    """Apply pending migrations, reporting each (to the log by default); a failure raises."""
     if not migrations.files(decl.migrations_dir):
         return
 
     def applied(name: str) -> None:
-        log.info("D1 %s: applied migration %s", decl.database_name, name)
+        if report is not None:
+            report(f"{decl.database_name}: applied migration {name}")
+        else:
+            log.info("D1 %s: applied migration %s", decl.database_name, name)
 
     try:
         await migrations.apply(db, decl.migrations_dir, decl.migrations_table, applied)
