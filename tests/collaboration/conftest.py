@@ -16,7 +16,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
-from bindings.testing import free_port, server
+from bindings.testing import ServerProcess, free_port
 from tests.auth.conftest import SECRETS, Auth, migrate
 from tests.auth.test_processes import seed_user
 from tests.conftest import ROOT
@@ -124,22 +124,22 @@ class Peer:
         await self.ws.close()
 
 
-def start(tmp_path: Path, users: tuple[tuple[str, str], ...] = (ALICE, BOB)) -> tuple[Any, Path, Path]:
-    """Config, seeded users and a server process (not yet started) on its own port."""
+def prepare(folder: Path, users: tuple[tuple[str, str], ...] = (ALICE, BOB)) -> Running:
+    """Config, state with the ``users`` created, and a server process for them (not started:
+    ``with running.proc:`` runs it; ``stop()``/``kill()`` and ``start()`` again restart it)."""
     port = free_port()
-    config = write_config(tmp_path / "config", BETTER_AUTH_URL=f"http://127.0.0.1:{port}")
-    state = tmp_path / "state"
+    config = write_config(folder / "config", BETTER_AUTH_URL=f"http://127.0.0.1:{port}")
+    state = folder / "state"
     for email, password in users:
         seed_user(config, state, email, password)
-    return server(config, state, port=port), state, config
+    return Running(ServerProcess(config, state, port=port), state, config)
 
 
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One real server for the socket tests, alice and bob signed in."""
-    manager, state, config = start(tmp_path_factory.mktemp("collab"))
-    with manager as proc:
-        running = Running(proc, state, config)
+    running = prepare(tmp_path_factory.mktemp("collab"))
+    with running.proc:
         for email, password in (ALICE, BOB):
             running.sign_in(email, password)
         yield running
