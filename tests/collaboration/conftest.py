@@ -47,6 +47,18 @@ def write_config(folder: Path, **auth_vars: str) -> Path:
     return path
 
 
+def insert(base: int, position: int, text: str) -> dict[str, Any]:
+    """An ``operation`` frame inserting ``text``, made at version ``base``."""
+    return {"type": "operation", "baseVersion": base,
+            "operation": {"type": "insert", "position": position, "text": text}}  # fmt: skip
+
+
+def delete(base: int, position: int, length: int) -> dict[str, Any]:
+    """An ``operation`` frame deleting ``length`` characters, made at version ``base``."""
+    return {"type": "operation", "baseVersion": base,
+            "operation": {"type": "delete", "position": position, "length": length}}  # fmt: skip
+
+
 # -- in-process ---------------------------------------------------------------------------------
 
 

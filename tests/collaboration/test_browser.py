@@ -48,8 +48,9 @@ async def test_two_windows_type_at_once_and_both_see_both_edits(srv):
 
     room = fresh_room("browser")
     token = srv.token[ALICE[0]]
-    saved = httpx.post(f"{srv.url}/rooms/{room}/save", json={"content": "[middle]"},
-                       headers={"authorization": f"Bearer {token}"}, timeout=30)  # fmt: skip
+    async with httpx.AsyncClient(base_url=srv.url, timeout=30) as http:
+        saved = await http.post(f"/rooms/{room}/save", json={"content": "[middle]"},
+                                headers={"authorization": f"Bearer {token}"})  # fmt: skip
     assert saved.status_code == 200
     problems: list[str] = []
     async with async_playwright() as p:

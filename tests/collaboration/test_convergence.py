@@ -43,15 +43,17 @@ class Network:
                 ot.from_json(frame["operation"]), frame["baseVersion"], session
             )
         except Rejected:  # a stale client gets the whole document again
-            self.down[i].append({"type": "document_state", "sessionId": session,
-                                 "document": {"content": self.server.content,
-                                              "version": self.server.version}})  # fmt: skip
+            document = {"content": self.server.content, "version": self.server.version}
+            self.down[i].append(
+                {"type": "document_state", "sessionId": session, "document": document}
+            )
             return
         for entry in applied:
             for j in range(len(self.clients)):
                 if j != i:
-                    self.down[j].append({"type": "operation", "operation": entry.op.to_json(),
-                                         "version": entry.version, "sessionId": session})  # fmt: skip
+                    frame = {"type": "operation", "operation": entry.op.to_json(),
+                             "version": entry.version, "sessionId": session}  # fmt: skip
+                    self.down[j].append(frame)
         self.down[i].append({"type": "ack", "version": self.server.version})
 
     def deliver(self, i: int) -> None:

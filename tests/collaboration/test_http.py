@@ -36,7 +36,9 @@ async def test_static_files_are_served_and_revalidated(site):
     assert "function transform(" in js.text
     again = await site.get("/rooms/_assets/ot.js", headers={"if-none-match": js.headers["etag"]})
     assert again.status_code == 304
-    assert (await site.get("/rooms/_assets/room.css")).headers["content-type"].startswith("text/css")
+    assert (
+        (await site.get("/rooms/_assets/room.css")).headers["content-type"].startswith("text/css")
+    )
     missing = await site.get("/rooms/_assets/secret.py")
     assert missing.status_code == 404 and missing.json() == {"error": "Not Found"}
     assert (await site.get("/rooms/_assets/..%2Fapp.py")).status_code == 404

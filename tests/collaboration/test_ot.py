@@ -46,7 +46,7 @@ def test_every_pair_converges_and_both_sides_agree():
 
 def test_every_pair_keeps_all_inserted_text_and_deletes_only_what_was_asked():
     for a, b, first in PAIRS:
-        a2, b2 = ot.transform([a], [b], first)
+        _, b2 = ot.transform([a], [b], first)
         result = run(run(BASE, [a]), b2)
         inserted = "".join(op.text for op in (a, b) if isinstance(op, Insert))
         deleted = set()

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from tests.collaboration.conftest import ALICE, Running, prepare
+from tests.collaboration.conftest import ALICE, Running, delete, insert, prepare
 from workers.collaboration.storage import SNAPSHOT_EVERY
 
 pytestmark = pytest.mark.e2e
@@ -20,12 +20,10 @@ async def type_text(running: Running, room: str, text: str) -> None:
     version = peer.state["document"]["version"]
     position = len(peer.state["document"]["content"])
     for char in text:
-        await peer.send({"type": "operation", "baseVersion": version,
-                         "operation": {"type": "insert", "position": position, "text": char}})  # fmt: skip
+        await peer.send(insert(version, position, char))
         version = (await peer.expect("ack"))["version"]
         position += 1
-    await peer.send({"type": "operation", "baseVersion": version,
-                     "operation": {"type": "delete", "position": 0, "length": 1}})  # fmt: skip
+    await peer.send(delete(version, 0, 1))
     await peer.expect("ack")
     await peer.close()
 

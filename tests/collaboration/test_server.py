@@ -14,7 +14,7 @@ import pytest
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.collaboration.conftest import ALICE, BOB
+from tests.collaboration.conftest import ALICE, BOB, delete, insert
 from workers.collaboration import ot
 from workers.collaboration.client import ClientState
 
@@ -25,6 +25,12 @@ _rooms = itertools.count()
 
 def fresh_room(prefix: str = "room") -> str:
     return f"{prefix}-{random.getrandbits(32):08x}-{next(_rooms)}"
+
+
+def relayed(sent: dict, version: int, sender) -> dict:
+    """The ``operation`` frame others receive for ``sent`` applied as ``version``."""
+    return {"type": "operation", "operation": sent["operation"], "version": version,
+            "sessionId": sender.session}  # fmt: skip
 
 
 async def refused(url: str, **kw) -> int:
@@ -74,28 +80,22 @@ async def test_document_state_and_presence(srv):
 async def test_an_operation_is_acknowledged_and_others_get_it_transformed(srv):
     room = fresh_room()
     alice = await srv.connect(room, ALICE[0])
-    await alice.send({"type": "operation", "baseVersion": 0,
-                      "operation": {"type": "insert", "position": 0, "text": "hello"}})  # fmt: skip
+    await alice.send(insert(0, 0, "hello"))
     assert await alice.recv() == {"type": "ack", "version": 1}
     bob = await srv.connect(room, BOB[0])
     assert bob.state["document"] == {"content": "hello", "version": 1}
     await alice.expect("presence")
     # Both edit version 1 at once; alice's reaches the server first.
-    await alice.send({"type": "operation", "baseVersion": 1,
-                      "operation": {"type": "insert", "position": 5, "text": " world"}})  # fmt: skip
+    await alice.send(insert(1, 5, " world"))
     assert await alice.recv() == {"type": "ack", "version": 2}
-    await bob.send({"type": "operation", "baseVersion": 1,
-                    "operation": {"type": "delete", "position": 0, "length": 1}})  # fmt: skip
-    assert await bob.recv() == {"type": "operation", "version": 2, "sessionId": alice.session,
-                                "operation": {"type": "insert", "position": 5, "text": " world"}}  # fmt: skip
+    await bob.send(delete(1, 0, 1))
+    assert await bob.recv() == relayed(insert(1, 5, " world"), 2, alice)
     assert await bob.recv() == {"type": "ack", "version": 3}
     moved = await alice.recv()  # bob's delete, made before alice's insert: nothing to move
-    assert moved == {"type": "operation", "version": 3, "sessionId": bob.session,
-                     "operation": {"type": "delete", "position": 0, "length": 1}}  # fmt: skip
-    # Bob, still at version 1, inserts at the end of "hello": it lands after " world"? No:
-    # at version 1 position 5 is where alice also inserted; the tie-break orders them.
-    await bob.send({"type": "operation", "baseVersion": 1,
-                    "operation": {"type": "insert", "position": 5, "text": "!"}})  # fmt: skip
+    assert moved == relayed(delete(1, 0, 1), 3, bob)
+    # Bob, still at version 1, inserts at the end of "hello", where alice inserted " world"
+    # at that version: the tie-break decides which goes first.
+    await bob.send(insert(1, 5, "!"))
     transformed = await alice.expect("operation")
     expected = 4 if bob.session < alice.session else 10  # before or after " world", minus "h"
     assert transformed["operation"] == {"type": "insert", "position": expected, "text": "!"}
@@ -108,16 +108,13 @@ async def test_an_operation_is_acknowledged_and_others_get_it_transformed(srv):
 async def test_a_delete_over_an_insert_splits_and_keeps_the_insert(srv):
     room = fresh_room()
     alice = await srv.connect(room, ALICE[0])
-    await alice.send({"type": "operation", "baseVersion": 0,
-                      "operation": {"type": "insert", "position": 0, "text": "abcdef"}})  # fmt: skip
+    await alice.send(insert(0, 0, "abcdef"))
     await alice.expect("ack")
     bob = await srv.connect(room, BOB[0])
     await alice.expect("presence")
-    await alice.send({"type": "operation", "baseVersion": 1,
-                      "operation": {"type": "insert", "position": 3, "text": "XY"}})  # fmt: skip
+    await alice.send(insert(1, 3, "XY"))
     await alice.expect("ack")
-    await bob.send({"type": "operation", "baseVersion": 1,
-                    "operation": {"type": "delete", "position": 1, "length": 4}})  # fmt: skip
+    await bob.send(delete(1, 1, 4))
     await bob.expect("operation")
     assert await bob.recv() == {"type": "ack", "version": 4}  # two deletes: two versions
     parts = [(await alice.expect("operation"))["operation"] for _ in range(2)]
@@ -131,8 +128,7 @@ async def test_cursors_are_moved_to_the_current_version_and_relayed(srv):
     alice = await srv.connect(room, ALICE[0])
     bob = await srv.connect(room, BOB[0])
     await alice.expect("presence")
-    await alice.send({"type": "operation", "baseVersion": 0,
-                      "operation": {"type": "insert", "position": 0, "text": "hello"}})  # fmt: skip
+    await alice.send(insert(0, 0, "hello"))
     await alice.expect("ack")
     await bob.expect("operation")
     await bob.send({"type": "cursor", "cursor": {"position": 0}, "version": 0})
@@ -170,8 +166,7 @@ async def test_malformed_frames_get_an_error_and_the_socket_stays_open(srv, fram
     assert (await peer.expect("error"))["code"] == code
     await peer.ws.send(b"\x00binary")
     assert (await peer.expect("error"))["code"] == "malformed"
-    await peer.send({"type": "operation", "baseVersion": 0,
-                     "operation": {"type": "insert", "position": 0, "text": "still here"}})  # fmt: skip
+    await peer.send(insert(0, 0, "still here"))
     assert await peer.recv() == {"type": "ack", "version": 1}
 
 
@@ -191,8 +186,7 @@ async def test_malformed_frames_get_an_error_and_the_socket_stays_open(srv, fram
 )
 async def test_refused_operations_get_an_error_and_the_document_again(srv, operation, base, code):
     peer = await srv.connect(fresh_room())
-    await peer.send({"type": "operation", "baseVersion": 0,
-                     "operation": {"type": "insert", "position": 0, "text": "abc"}})  # fmt: skip
+    await peer.send(insert(0, 0, "abc"))
     await peer.expect("ack")
     await peer.send({"type": "operation", "baseVersion": base, "operation": operation})
     assert (await peer.expect("error"))["code"] == code
@@ -207,8 +201,7 @@ async def test_a_frame_over_64_kib_closes_the_socket_with_1009(srv):
     other = await srv.connect(room, BOB[0])
     await peer.expect("presence")
     text = "é" * (33 * 1024)  # under 64 KiB of characters, over 64 KiB of UTF-8
-    await peer.send({"type": "operation", "baseVersion": 0,
-                     "operation": {"type": "insert", "position": 0, "text": text}})  # fmt: skip
+    await peer.send(insert(0, 0, text))
     with pytest.raises(ConnectionClosed) as info:
         await peer.recv()
     assert info.value.rcvd.code == 1009
@@ -220,15 +213,16 @@ async def test_operations_are_logged_to_d1(srv):
     room = fresh_room("logged")
     peer = await srv.connect(room)
     for n, text in enumerate(["a", "b", "c"]):
-        await peer.send({"type": "operation", "baseVersion": n,
-                         "operation": {"type": "insert", "position": n, "text": text}})  # fmt: skip
+        await peer.send(insert(n, n, text))
         await peer.expect("ack")
     rows: list = []
     for _ in range(400):  # written by a waitUntil task, after the acknowledgements
         with sqlite3.connect(srv.state / "d1" / "hearth.sqlite") as db:
             rows = db.execute(
                 "SELECT version, session_id, operation_type, operation_data FROM "
-                "document_operations WHERE room = ? ORDER BY version", (room,)).fetchall()  # fmt: skip
+                "document_operations WHERE room = ? ORDER BY version",
+                (room,),
+            ).fetchall()
         if len(rows) == 3:
             break
         await asyncio.sleep(0.05)

@@ -107,7 +107,9 @@ class Document:
     def _apply_all(self, ops: list[Op], session: str) -> list[Applied]:
         grows = sum(ot.delta(op) for op in ops)
         if len(self.content) + grows > MAX_DOCUMENT_CHARS:
-            raise Rejected("document_full", f"documents hold at most {MAX_DOCUMENT_CHARS} characters")
+            raise Rejected(
+                "document_full", f"documents hold at most {MAX_DOCUMENT_CHARS} characters"
+            )
         applied = []
         for op in ops:
             self.content = ot.apply(self.content, op)

@@ -25,7 +25,7 @@ is the same module for the browser, rule for rule; tests run both on the same ca
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 
 class InvalidOperation(ValueError):
@@ -54,7 +54,7 @@ Op = Insert | Delete
 Ops = list[Op]
 
 
-def is_index(value: object) -> bool:
+def is_index(value: object) -> TypeGuard[int]:
     """A position or length: an int (not a bool) of at least 0."""
     return type(value) is int and value >= 0
 

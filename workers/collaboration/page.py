@@ -44,7 +44,8 @@ _PAGE = """<!doctype html>
 </head>
 <body>
 <main data-room="{room}">
-<header><h1>{room}</h1><span id="status" role="status" data-kind="offline">Connecting…</span></header>
+<header><h1>{room}</h1>
+<span id="status" role="status" data-kind="offline">Connecting…</span></header>
 <textarea id="editor" aria-label="Document" spellcheck="false" disabled></textarea>
 <aside><h2>Here now</h2><ul id="people"></ul></aside>
 </main>

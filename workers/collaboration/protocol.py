@@ -12,7 +12,9 @@ import re
 from typing import TypeGuard
 
 ROOM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-ROOM_RULE = "room names are 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-', starting alphanumeric"
+ROOM_RULE = (
+    "room names are 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-', starting alphanumeric"
+)
 COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 MAX_FRAME_BYTES = 64 * 1024  # a larger frame closes the socket with 1009

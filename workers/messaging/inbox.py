@@ -13,7 +13,6 @@ right after the next successful ``authenticate``, then deleted.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from workers import DurableObject, Response, WebSocketPair, WebSocketRequestResponsePair
+from workers.common.frames import dumps, parse, too_big
 from workers.messaging import keys
 from workers.messaging.mailbox import ACCEPTED, INCOMING, REQUESTED, Mailbox
 from workers.messaging.protocol import (
@@ -37,7 +37,6 @@ from workers.messaging.protocol import (
     auth_message,
     b64decode,
     b64encode,
-    dumps,
     valid_username,
 )
 from workers.messaging.ratelimit import Bucket
@@ -94,14 +93,14 @@ class Inbox(DurableObject):
         return Response(None, status=101, web_socket=client)
 
     async def webSocketMessage(self, ws: WebSocket, message: str | bytes) -> None:
-        if _too_big(message):
+        if too_big(message, MAX_FRAME_BYTES):
             ws.close(CLOSE_TOO_BIG, "frame over 64 KiB")
             return
         session = self._session(ws)
         bucket = self.buckets.get(ws)
         if bucket is None:
             bucket = self.buckets[ws] = Bucket(self.rate, 2 * self.rate, time.monotonic())
-        frame = _parse(message)
+        frame = parse(message)
         ref = _ref(frame)
         if not bucket.take(time.monotonic()):
             _error(ws, "rate_limited", "too many frames; slow down", ref)
@@ -352,26 +351,6 @@ HANDLERS: dict[str, Handler] = {
     "accept_connection": Inbox._accept_connection,
     "encrypted_message": Inbox._encrypted_message,
 }
-
-
-def _too_big(message: str | bytes) -> bool:
-    """Over ``MAX_FRAME_BYTES`` (a str counted in UTF-8, encoding it only when it might be)."""
-    size = len(message)
-    if isinstance(message, str) and MAX_FRAME_BYTES // 4 < size <= MAX_FRAME_BYTES:
-        size = len(message.encode())
-    return size > MAX_FRAME_BYTES
-
-
-def _parse(message: str | bytes) -> dict[str, Any] | None:
-    if not isinstance(message, str):
-        return None
-    try:
-        frame = json.loads(message)
-    except ValueError:
-        return None
-    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-        return None
-    return frame
 
 
 def _ref(frame: dict[str, Any] | None) -> str | None:
