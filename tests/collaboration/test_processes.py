@@ -27,15 +27,15 @@ def test_editors_on_both_processes_share_one_room(tmp_path):
     with Cluster(state, config=config, workers=2) as cluster:
         tokens = []
         for i, (email, password) in enumerate((ALICE, BOB)):
-            signed = httpx.post(cluster.url(i) + "/api/auth/sign-in/email",
-                                json={"email": email, "password": password}, timeout=30)  # fmt: skip
+            body = {"email": email, "password": password}
+            signed = httpx.post(cluster.url(i) + "/api/auth/sign-in/email", json=body, timeout=30)
             tokens.append(signed.json()["token"])
         asyncio.run(edit_across(cluster, tokens))
+        bearer = [{"authorization": f"Bearer {token}"} for token in tokens]
         saved = httpx.post(cluster.url(1) + "/rooms/shared/save", json={"content": "reset"},
-                           headers={"authorization": f"Bearer {tokens[1]}"}, timeout=30)  # fmt: skip
+                           headers=bearer[1], timeout=30)  # fmt: skip
         assert saved.json()["version"] == 4
-        read = httpx.get(cluster.url(0) + "/rooms/shared/document",
-                         headers={"authorization": f"Bearer {tokens[0]}"}, timeout=30)  # fmt: skip
+        read = httpx.get(cluster.url(0) + "/rooms/shared/document", headers=bearer[0], timeout=30)
         assert read.json() == {"room": "shared", "content": "reset", "version": 4}
 
 
