@@ -80,6 +80,8 @@ def _setup(folder: Path) -> tuple[Path, Path]:
             db["migrations_dir"] = str(ROOT / "migrations")
         if worker["name"] == "auth":
             worker["vars"] = {**worker.get("vars", {}), "AUTH_RATE_LIMIT": "false"}
+        else:  # the server's speed, not the per-socket limit
+            worker["vars"] = {**worker.get("vars", {}), "FRAMES_PER_SECOND": 10**9}
     config = folder / "wrangler.json"
     config.write_text(json.dumps({"compatibility_date": doc["compatibility_date"],
                                   "workers": workers}))  # fmt: skip

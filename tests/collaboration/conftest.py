@@ -26,8 +26,9 @@ BOB = ("bob@example.com", "bob-password-1")
 
 
 def rooms_config(**auth_vars: str) -> dict[str, Any]:
-    """The project's auth and collaboration workers, with the repository's migrations and
-    sign-in rate limits off (tests sign in many times from one address)."""
+    """The project's auth and collaboration workers, with the repository's migrations, sign-in
+    rate limits off (tests sign in many times from one address) and frame limits loose (test
+    clients send as fast as acknowledgements come; the limit has a test of its own)."""
     doc = tomllib.loads((ROOT / "wrangler_compat.toml").read_text())
     chosen = [w for w in doc["workers"] if w["name"] in ("auth", "collaboration")]
     for worker in chosen:
@@ -35,6 +36,8 @@ def rooms_config(**auth_vars: str) -> dict[str, Any]:
             db["migrations_dir"] = str(ROOT / "migrations")
         if worker["name"] == "auth":
             worker["vars"] = {**worker.get("vars", {}), "AUTH_RATE_LIMIT": "false", **auth_vars}
+        else:
+            worker["vars"] = {**worker.get("vars", {}), "FRAMES_PER_SECOND": 100_000}
     return {"compatibility_date": doc["compatibility_date"], "workers": chosen}
 
 

@@ -19,6 +19,7 @@ COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 MAX_FRAME_BYTES = 64 * 1024  # a larger frame closes the socket with 1009
 MAX_SOCKETS = 200  # connections to one room; more are refused with 503
+FRAMES_PER_SECOND = 60  # per socket, bursts of twice that (the FRAMES_PER_SECOND var)
 CLOSE_TOO_BIG = 1009
 
 # Colours handed out to people as they join (by user id), until they pick their own.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from workers.collaboration.journal import Journal
 from workers.collaboration.protocol import (
     CLOSE_TOO_BIG,
     COLOR,
+    FRAMES_PER_SECOND,
     MAX_FRAME_BYTES,
     MAX_SOCKETS,
     PALETTE,
@@ -34,6 +36,7 @@ from workers.collaboration.protocol import (
 )
 from workers.collaboration.storage import RoomStorage
 from workers.common.frames import dumps, parse, too_big
+from workers.common.ratelimit import Bucket
 
 if TYPE_CHECKING:
     from bindings.websocket import WebSocket
@@ -55,6 +58,8 @@ class CollaborationRoom(DurableObject):
         self.document = self.storage.load()
         self.journal = Journal(ctx, getattr(env, "DB", None))
         self.sessions: dict[WebSocket, Session] = {}  # attachments, read once per instance
+        self.buckets: dict[WebSocket, Bucket] = {}
+        self.rate = float(getattr(env, "FRAMES_PER_SECOND", FRAMES_PER_SECOND))
         ctx.setWebSocketAutoResponse(
             WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}')
         )
@@ -87,6 +92,7 @@ class CollaborationRoom(DurableObject):
         self._leave(ws)
 
     def _leave(self, ws: WebSocket) -> None:
+        self.buckets.pop(ws, None)
         session = self.sessions.pop(ws, None) or ws.deserializeAttachment()
         if session is not None:  # None: it already left (an error, then a close)
             ws.serializeAttachment(None)
@@ -101,6 +107,15 @@ class CollaborationRoom(DurableObject):
         frame = parse(message)
         if frame is None:
             _error(ws, "malformed", "frames are JSON objects with a string 'type'")
+            return
+        now = time.monotonic()
+        bucket = self.buckets.get(ws)
+        if bucket is None:
+            bucket = self.buckets[ws] = Bucket(self.rate, 2 * self.rate, now)
+        if not bucket.take(now):
+            _error(ws, "rate_limited", "too many frames; slow down")
+            if frame["type"] == "operation":  # dropped: the client must start again
+                ws.send(self._state(self._session(ws)))
             return
         handler = HANDLERS.get(frame["type"])
         if handler is None:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from workers import DurableObject, Response, WebSocketPair, WebSocketRequestResponsePair
 from workers.common.frames import dumps, parse, too_big
+from workers.common.ratelimit import Bucket
 from workers.messaging import keys
 from workers.messaging.mailbox import ACCEPTED, INCOMING, REQUESTED, Mailbox
 from workers.messaging.protocol import (
@@ -39,7 +40,6 @@ from workers.messaging.protocol import (
     b64encode,
     valid_username,
 )
-from workers.messaging.ratelimit import Bucket
 from workers.messaging.registry import NAME, setting, signing_key
 
 if TYPE_CHECKING:

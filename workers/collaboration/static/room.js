@@ -16,7 +16,9 @@
   const present = new Map(); // sessionId -> {name, color, cursor}
   let socket = null;
   let retry = 500;
-  let cursorWanted = false;
+  let cursorWanted = false; // the caret moved since the last cursor frame
+  let cursorTimer = null;
+  const CURSOR_EVERY_MS = 150; // cursor frames are few: the room limits frames per socket
 
   function setStatus(text, kind) {
     status.textContent = text;
@@ -54,7 +56,7 @@
   function flush() {
     const frame = state.outgoing();
     if (frame) send(frame);
-    if (cursorWanted && state.settled) sendCursor();
+    if (cursorWanted && state.settled) scheduleCursor();
   }
 
   // -- frames from the room -------------------------------------------------------------------
@@ -140,7 +142,17 @@
 
   function caretMoved() {
     cursorWanted = true;
-    if (state.settled) sendCursor();
+    scheduleCursor();
+  }
+
+  // A cursor frame at most every CURSOR_EVERY_MS, and only while the text is the server's at
+  // state.version (the position means nothing to the server otherwise; flush() asks again).
+  function scheduleCursor() {
+    if (cursorTimer !== null) return;
+    cursorTimer = setTimeout(() => {
+      cursorTimer = null;
+      if (cursorWanted && state.settled) sendCursor();
+    }, CURSOR_EVERY_MS);
   }
 
   function sendCursor() {
