@@ -6,6 +6,7 @@ the server's text and version."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from workers.collaboration.client import ClientState
 from workers.collaboration.document import Document, Rejected
 
 SESSIONS = ["9f", "3a", "c1", "3b", "70"]  # unordered on purpose: the tie-break sorts them
+ACTIONS = ["edit", "edit", "send", "serve", "deliver"]
 
 
 class Network:
@@ -58,6 +60,18 @@ class Network:
 
     def deliver(self, i: int) -> None:
         self.clients[i].handle(self.down[i].popleft())
+
+    def act(self, action: str, i: int, make_edit: Callable[[ClientState], ot.Op]) -> None:
+        """One step of a random run: client ``i`` edits or sends, or one of its frames is
+        served or delivered (if one is waiting)."""
+        if action == "edit":
+            self.clients[i].edit(make_edit(self.clients[i]))
+        elif action == "send":
+            self.send(i)
+        elif action == "serve" and self.up[i]:
+            self.serve(i)
+        elif action == "deliver" and self.down[i]:
+            self.deliver(i)
 
     def settle(self) -> None:
         """Run every queue dry, sending whatever the clients still hold."""
@@ -111,15 +125,8 @@ def run_scenario(data: Any, net: Network) -> None:
     clients = len(net.clients)
     for _ in range(data.draw(st.integers(1, 60))):
         i = data.draw(st.integers(0, clients - 1))
-        action = data.draw(st.sampled_from(["edit", "edit", "send", "serve", "deliver"]))
-        if action == "edit":
-            net.clients[i].edit(edit(data.draw, net.clients[i]))
-        elif action == "send":
-            net.send(i)
-        elif action == "serve" and net.up[i]:
-            net.serve(i)
-        elif action == "deliver" and net.down[i]:
-            net.deliver(i)
+        action = data.draw(st.sampled_from(ACTIONS))
+        net.act(action, i, lambda client: edit(data.draw, client))
     net.settle()
     check_converged(net)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bindings.testing import require_service
-from tests.collaboration.test_convergence import Network
+from tests.collaboration.test_convergence import ACTIONS, Network
 from workers.collaboration import ot
 from workers.collaboration.client import ClientState
 
@@ -80,22 +80,17 @@ class Recorder(ClientState):
                                 self.settled]]  # fmt: skip
 
 
+def edit(rng: random.Random, client: ClientState) -> ot.Op:
+    """A random edit of the client's text, now and then a paste long enough to be cut up."""
+    ops = random_ops(rng, client.content)[:1]
+    return ops[0] if ops else ot.Insert(0, "q" * 5000)
+
+
 def busy_room(rng: random.Random) -> list[Recorder]:
     net = Network(3, text(rng, 4))
     net.clients = [Recorder(c.session, c.content, c.version) for c in net.clients]
     for _ in range(rng.randint(5, 60)):
-        i = rng.randrange(3)
-        action = rng.choice(["edit", "edit", "send", "serve", "deliver"])
-        client = net.clients[i]
-        if action == "edit":
-            ops = random_ops(rng, client.content)[:1] or [ot.Insert(0, "q" * 5000)]
-            client.edit(ops[0])  # now and then a paste long enough to be cut in pieces
-        elif action == "send":
-            net.send(i)
-        elif action == "serve" and net.up[i]:
-            net.serve(i)
-        elif action == "deliver" and net.down[i]:
-            net.deliver(i)
+        net.act(rng.choice(ACTIONS), rng.randrange(3), lambda client: edit(rng, client))
     net.settle()
     return net.clients  # type: ignore[return-value]
 

@@ -4,29 +4,19 @@ ping auto-response."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
 
 from bindings.testing import runInDurableObject
 from tests.collaboration.conftest import insert, rooms_config
+from tests.messaging.test_inbox import Socket as MessagingSocket
 from workers.collaboration import room
 from workers.collaboration.room import ROOM_HEADER, USER_HEADER
 
 
-class Socket:
-    """The client end of a pair, in-process: frames in a queue, a close as {"closed": code}."""
-
-    def __init__(self, ws):
-        self.ws = ws
-        self.frames: asyncio.Queue = asyncio.Queue()
-        ws.accept()
-        ws.addEventListener("message", lambda e: self.frames.put_nowait(json.loads(e.data)))
-        ws.addEventListener("close", lambda e: self.frames.put_nowait({"closed": e.code}))
-
-    async def recv(self):
-        return await asyncio.wait_for(self.frames.get(), 5)
+class Socket(MessagingSocket):
+    """The client end of a pair, in-process (frames in a queue), with ``expect(type)``."""
 
     async def expect(self, kind):
         frame = await self.recv()

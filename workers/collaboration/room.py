@@ -35,6 +35,7 @@ from workers.collaboration.protocol import (
     valid_room,
 )
 from workers.collaboration.storage import RoomStorage
+from workers.common.attachments import Attachments
 from workers.common.frames import dumps, parse, too_big
 from workers.common.ratelimit import Bucket
 
@@ -57,7 +58,7 @@ class CollaborationRoom(DurableObject):
         self.storage = RoomStorage(ctx.storage.sql)
         self.document = self.storage.load()
         self.journal = Journal(ctx, getattr(env, "DB", None))
-        self.sessions: dict[WebSocket, Session] = {}  # attachments, read once per instance
+        self.sessions: Attachments[Session] = Attachments()
         self.buckets: dict[WebSocket, Bucket] = {}
         self.rate = float(getattr(env, "FRAMES_PER_SECOND", FRAMES_PER_SECOND))
         ctx.setWebSocketAutoResponse(
@@ -80,7 +81,7 @@ class CollaborationRoom(DurableObject):
         self.ctx.acceptWebSocket(server, [user["id"]])
         session = {"sessionId": secrets.token_hex(8), "userId": user["id"],
                    "name": user["name"], "color": _color(user["id"])}  # fmt: skip
-        self._keep(server, session)
+        self.sessions.keep(server, session)
         server.send(self._state(session))
         self._broadcast({"type": "presence", "action": "join", "user": session}, server)
         return Response(None, status=101, web_socket=client)
@@ -93,7 +94,7 @@ class CollaborationRoom(DurableObject):
 
     def _leave(self, ws: WebSocket) -> None:
         self.buckets.pop(ws, None)
-        session = self.sessions.pop(ws, None) or ws.deserializeAttachment()
+        session = self.sessions.forget(ws)
         if session is not None:  # None: it already left (an error, then a close)
             ws.serializeAttachment(None)
             self._broadcast({"type": "presence", "action": "leave", "user": session}, ws)
@@ -115,13 +116,13 @@ class CollaborationRoom(DurableObject):
         if not bucket.take(now):
             _error(ws, "rate_limited", "too many frames; slow down")
             if frame["type"] == "operation":  # dropped: the client must start again
-                ws.send(self._state(self._session(ws)))
+                ws.send(self._state(self.sessions.get(ws)))
             return
         handler = HANDLERS.get(frame["type"])
         if handler is None:
             _error(ws, "unknown_type", f"unknown frame type {frame['type'][:40]!r}")
             return
-        handler(self, ws, self._session(ws), frame)
+        handler(self, ws, self.sessions.get(ws), frame)
 
     def _operation(self, ws: WebSocket, session: Session, frame: dict[str, Any]) -> None:
         base = frame.get("baseVersion")
@@ -161,7 +162,7 @@ class CollaborationRoom(DurableObject):
             _error(ws, "malformed", "user_info takes user {color: '#rrggbb'}")
             return
         session = {**session, "color": color.lower()}
-        self._keep(ws, session)
+        self.sessions.keep(ws, session)
         self._broadcast({"type": "user_info", "user": session}, ws)
 
     # -- over RPC, for the worker's HTTP routes -------------------------------------------------
@@ -208,21 +209,11 @@ class CollaborationRoom(DurableObject):
                 ws.send(text)
 
     def _state(self, session: Session) -> str:
-        present = [self._session(ws) for ws in self.ctx.getWebSockets()]
+        present = [self.sessions.get(ws) for ws in self.ctx.getWebSockets()]
         return dumps({"type": "document_state", "sessionId": session["sessionId"],
                       "document": {"content": self.document.content,
                                    "version": self.document.version},
                       "user": session, "present": present})  # fmt: skip
-
-    def _session(self, ws: WebSocket) -> Session:
-        session = self.sessions.get(ws)
-        if session is None:
-            session = self.sessions[ws] = ws.deserializeAttachment()
-        return session
-
-    def _keep(self, ws: WebSocket, session: Session) -> None:
-        ws.serializeAttachment(session)
-        self.sessions[ws] = session
 
 
 HANDLERS: dict[str, Handler] = {
