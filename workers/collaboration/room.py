@@ -106,17 +106,17 @@ class CollaborationRoom(DurableObject):
             ws.close(CLOSE_TOO_BIG, "frame over 64 KiB")
             return
         frame = parse(message)
-        if frame is None:
-            _error(ws, "malformed", "frames are JSON objects with a string 'type'")
-            return
         now = time.monotonic()
         bucket = self.buckets.get(ws)
         if bucket is None:
             bucket = self.buckets[ws] = Bucket(self.rate, 2 * self.rate, now)
-        if not bucket.take(now):
+        if not bucket.take(now):  # every frame counts, malformed ones too
             _error(ws, "rate_limited", "too many frames; slow down")
-            if frame["type"] == "operation":  # dropped: the client must start again
+            if frame is not None and frame["type"] == "operation":  # dropped: start again
                 ws.send(self._state(self.sessions.get(ws)))
+            return
+        if frame is None:
+            _error(ws, "malformed", "frames are JSON objects with a string 'type'")
             return
         handler = HANDLERS.get(frame["type"])
         if handler is None:

@@ -1,9 +1,11 @@
-"""WebSocket frames as the apps speak them: JSON text objects with a string ``type``.
+"""WebSocket frames as the apps speak them: JSON text objects with a string ``type``::
 
-frame = parse(message)           # None: not text, not JSON, not an object with a type
-if too_big(message, 64 * 1024):  # a str is measured in UTF-8 bytes
-    ws.close(1009, "frame over 64 KiB")
-ws.send(dumps({"type": "ack"}))
+    if too_big(message, 64 * 1024):  # a str is measured in UTF-8 bytes
+        ws.close(1009, "frame over 64 KiB")
+    frame = parse(message)           # None: not text, not JSON, not an object with a type
+    ws.send(dumps({"type": "ack"}))
+
+Each app keeps its own limits and error codes.
 """
 
 from __future__ import annotations
