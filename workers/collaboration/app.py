@@ -29,6 +29,7 @@ from workers.collaboration.page import asset, page
 from workers.collaboration.protocol import ROOM_RULE, valid_room
 from workers.collaboration.room import ROOM_HEADER, USER_HEADER, CollaborationRoom
 from workers.common.cors import trusted_origin
+from workers.common.fields import MAX_ID, integer
 from workers.common.http import exception_handlers, json_object
 
 __all__ = ["CollaborationRoom", "Default", "app"]
@@ -80,11 +81,10 @@ async def save(request: Request) -> Response:
     if not _same_site(request, user):
         raise HTTPException(403, "Cross-origin request refused")
     body = await json_object(request, MAX_SAVE_BYTES)
-    content, base = body.get("content"), body.get("baseVersion")
-    if not isinstance(content, str):
+    content = body.get("content")
+    if not isinstance(content, str):  # not fields.text: whitespace is content here
         raise HTTPException(400, "content must be a string")
-    if base is not None and (type(base) is not int or base < 0):
-        raise HTTPException(400, "baseVersion must be a non-negative integer")
+    base = integer(body.get("baseVersion"), "baseVersion", 0, MAX_ID, default=None)
     try:
         content.encode()
     except UnicodeEncodeError:
