@@ -8,8 +8,10 @@ so the middleware is built per env (once per worker and process) rather than at 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import HTTPConnection
 
 from bindings.types import ASGIApp, Receive, Scope, Send
 
@@ -29,6 +31,21 @@ def allowed_origins(env: Any) -> list[str]:
 def origin_allowed(origin: str | None, env: Any) -> bool:
     """Whether a request from ``origin`` may proceed (requests without one are not browsers')."""
     return origin is None or origin in allowed_origins(env)
+
+
+def trusted_origin(conn: HTTPConnection) -> bool:
+    """Whether a browser's request comes from this server's own origin (its ``Origin`` names
+    the ``Host`` it was sent to) or one in ``CORS_ORIGINS``: the check a cookie-authenticated
+    write or WebSocket upgrade needs against cross-site requests. No ``Origin``: not a browser."""
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return True
+    host = conn.headers.get("host", "").lower()
+    try:
+        own = bool(host) and urlsplit(origin).netloc.lower() == host
+    except ValueError:
+        own = False
+    return own or origin_allowed(origin, conn.scope["env"])
 
 
 class AllowlistCORS:

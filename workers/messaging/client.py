@@ -34,8 +34,9 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from workers.common.frames import dumps
 from workers.messaging.e2e import CannotOpen, open_sealed, seal
-from workers.messaging.protocol import auth_message, b64decode, b64encode, dumps
+from workers.messaging.protocol import auth_message, b64decode, b64encode
 
 
 def fingerprint(public_key: str, encryption_key: str | None) -> str:

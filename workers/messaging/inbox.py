@@ -13,7 +13,6 @@ right after the next successful ``authenticate``, then deleted.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from workers import DurableObject, Response, WebSocketPair, WebSocketRequestResponsePair
+from workers.common.attachments import Attachments
+from workers.common.frames import dumps, parse, too_big
+from workers.common.ratelimit import Bucket
 from workers.messaging import keys
 from workers.messaging.mailbox import ACCEPTED, INCOMING, REQUESTED, Mailbox
 from workers.messaging.protocol import (
@@ -37,10 +39,8 @@ from workers.messaging.protocol import (
     auth_message,
     b64decode,
     b64encode,
-    dumps,
     valid_username,
 )
-from workers.messaging.ratelimit import Bucket
 from workers.messaging.registry import NAME, setting, signing_key
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class Inbox(DurableObject):
     def __init__(self, ctx: Any, env: Any) -> None:
         super().__init__(ctx, env)
         self.mail = Mailbox(ctx.storage.sql)
-        self.sessions: dict[WebSocket, Session] = {}  # attachments, read once per instance
+        self.sessions: Attachments[Session] = Attachments()
         self.buckets: dict[WebSocket, Bucket] = {}
         self.rate = float(setting(env, "FRAMES_PER_SECOND", FRAMES_PER_SECOND))
         ctx.setWebSocketAutoResponse(
@@ -86,7 +86,7 @@ class Inbox(DurableObject):
         host = _hostname(request.headers.get("host", ""))
         session = {"user": user, "state": PENDING, "challenge": challenge, "deadline": deadline,
                    "host": host}  # fmt: skip
-        self._keep(server, session)
+        self.sessions.keep(server, session)
         expires = CHALLENGE_TTL_MS // 1000
         server.send(dumps({"type": "challenge", "challenge": b64encode(challenge),
                            "expiresIn": expires}))  # fmt: skip
@@ -94,14 +94,14 @@ class Inbox(DurableObject):
         return Response(None, status=101, web_socket=client)
 
     async def webSocketMessage(self, ws: WebSocket, message: str | bytes) -> None:
-        if _too_big(message):
+        if too_big(message, MAX_FRAME_BYTES):
             ws.close(CLOSE_TOO_BIG, "frame over 64 KiB")
             return
-        session = self._session(ws)
+        session = self.sessions.get(ws)
         bucket = self.buckets.get(ws)
         if bucket is None:
             bucket = self.buckets[ws] = Bucket(self.rate, 2 * self.rate, time.monotonic())
-        frame = _parse(message)
+        frame = parse(message)
         ref = _ref(frame)
         if not bucket.take(time.monotonic()):
             _error(ws, "rate_limited", "too many frames; slow down", ref)
@@ -125,13 +125,13 @@ class Inbox(DurableObject):
             _error(ws, "unknown_type", f"unknown frame type {kind[:40]!r}", ref)
 
     async def webSocketClose(self, ws: WebSocket, code: int, reason: str, clean: bool) -> None:
-        session = self.sessions.pop(ws, None)
+        session = self.sessions.forget(ws)
         self.buckets.pop(ws, None)
         if session is not None and session["state"] == READY:
             await self._registry().seen(session["user"])
 
     async def webSocketError(self, ws: WebSocket, error: BaseException) -> None:
-        self.sessions.pop(ws, None)
+        self.sessions.forget(ws)
         self.buckets.pop(ws, None)
 
     async def _authenticate(self, ws: WebSocket, session: Session, frame: dict[str, Any]) -> None:
@@ -140,7 +140,7 @@ class Inbox(DurableObject):
             _error(ws, "malformed", "authenticate takes username and signature", _ref(frame))
             return
         challenge = session["challenge"]
-        self._keep(ws, {**session, "challenge": None})  # single use, whatever happens next
+        self.sessions.keep(ws, {**session, "challenge": None})  # single use, whatever happens next
         if challenge is None or self._now() > session["deadline"]:
             ws.close(CLOSE_POLICY, "challenge expired")
             return
@@ -154,7 +154,7 @@ class Inbox(DurableObject):
             return
         if ws.readyState != ws.OPEN:
             return  # the client left while the key was looked up
-        self._keep(ws, {"user": username, "state": READY})
+        self.sessions.keep(ws, {"user": username, "state": READY})
         frames = self.mail.frames()
         welcome = {"type": "authenticated", "success": True, "username": username,
                    "contacts": self.mail.contacts(), "queued": len(frames)}  # fmt: skip
@@ -291,7 +291,7 @@ class Inbox(DurableObject):
         ready = [
             ws
             for ws in self.ctx.getWebSockets()
-            if ws.readyState == ws.OPEN and self._session(ws)["state"] == READY
+            if ws.readyState == ws.OPEN and self.sessions.get(ws)["state"] == READY
         ]
         for ws in ready:
             ws.send(frame)
@@ -311,10 +311,10 @@ class Inbox(DurableObject):
         now = self._now()
         self.mail.expire(now - QUEUE_TTL_MS)
         for ws in self.ctx.getWebSockets():
-            session = self._session(ws)
+            session = self.sessions.get(ws)
             if session["state"] == PENDING and session["deadline"] <= now:
                 ws.close(CLOSE_POLICY, "authentication timed out")
-        due = [s["deadline"] for s in map(self._session, self.ctx.getWebSockets())
+        due = [s["deadline"] for s in map(self.sessions.get, self.ctx.getWebSockets())
                if s["state"] == PENDING and s["deadline"] > now]  # fmt: skip
         oldest = self.mail.oldest()
         if oldest is not None:
@@ -330,16 +330,6 @@ class Inbox(DurableObject):
 
     # -- plumbing ----------------------------------------------------------------------------------
 
-    def _session(self, ws: WebSocket) -> Session:
-        session = self.sessions.get(ws)
-        if session is None:
-            session = self.sessions[ws] = ws.deserializeAttachment()
-        return session
-
-    def _keep(self, ws: WebSocket, session: Session) -> None:
-        ws.serializeAttachment(session)
-        self.sessions[ws] = session
-
     def _registry(self) -> Any:
         return self.env.REGISTRY.getByName(NAME)
 
@@ -352,26 +342,6 @@ HANDLERS: dict[str, Handler] = {
     "accept_connection": Inbox._accept_connection,
     "encrypted_message": Inbox._encrypted_message,
 }
-
-
-def _too_big(message: str | bytes) -> bool:
-    """Over ``MAX_FRAME_BYTES`` (a str counted in UTF-8, encoding it only when it might be)."""
-    size = len(message)
-    if isinstance(message, str) and MAX_FRAME_BYTES // 4 < size <= MAX_FRAME_BYTES:
-        size = len(message.encode())
-    return size > MAX_FRAME_BYTES
-
-
-def _parse(message: str | bytes) -> dict[str, Any] | None:
-    if not isinstance(message, str):
-        return None
-    try:
-        frame = json.loads(message)
-    except ValueError:
-        return None
-    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-        return None
-    return frame
 
 
 def _ref(frame: dict[str, Any] | None) -> str | None:

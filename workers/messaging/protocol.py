@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
-from typing import Any, TypeGuard
+from typing import TypeGuard
 
 PROTOCOL = "hearth-messaging-v1"
 
@@ -62,8 +61,3 @@ def b64decode(text: object) -> bytes | None:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         return None
-
-
-def dumps(frame: dict[str, Any]) -> str:
-    """A frame as compact JSON text."""
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)

@@ -1,4 +1,5 @@
-"""Rate limits: fixed windows per key in a Durable Object's SQL, and a token bucket per socket.
+"""Rate limits: fixed windows per key in a Durable Object's SQL (the token bucket per socket is
+``workers.common.ratelimit.Bucket``).
 
 The windows live in the registry object, whose storage calls never yield: checking and
 counting is one atomic step, exact across every request the object serves (unlike KV, whose
@@ -48,22 +49,3 @@ class Windows:
             return max(1, -(-(int(rows[0].resets_at) - now_ms) // 1000))
         self.sql.exec("UPDATE rate_windows SET count = count + 1 WHERE key = ?", key)
         return 0
-
-
-class Bucket:
-    """A token bucket: ``rate`` tokens a second, holding at most ``burst``."""
-
-    __slots__ = ("burst", "rate", "tokens", "updated")
-
-    def __init__(self, rate: float, burst: float, now: float) -> None:
-        self.rate, self.burst = rate, burst
-        self.tokens, self.updated = burst, now
-
-    def take(self, now: float) -> bool:
-        """Spend one token if there is one."""
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True

@@ -1,0 +1,2 @@
+"""The collaboration worker: live co-editing of plain text over WebSockets, with operational
+transformation so that everyone ends with the same text (README "Collaboration worker")."""
