@@ -17,8 +17,12 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-dev: $(STAMP)
+dev: $(STAMP) .dev.vars
 	$(PY) -m bindings dev --config $(CONFIG)
+
+# Secrets on first run: .dev.vars from .dev.vars.example, empty values made random.
+.dev.vars:
+	@$(PYTHON) scripts/dev-vars
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

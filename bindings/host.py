@@ -222,17 +222,21 @@ class Host:
 class _TrackedSocket:
     """A WebSocket's ASGI send, remembering whether the socket is open (for shutdown)."""
 
-    __slots__ = ("open", "send")
+    __slots__ = ("closed", "open", "send")
 
     def __init__(self, send: Send) -> None:
         self.send = send
         self.open = False
+        self.closed = False
 
     async def __call__(self, message: Message) -> None:
         kind = message["type"]
         if kind == "websocket.close":
-            if not self.open:
-                return  # already closed (e.g. by shutdown): a second close is not an error here
+            # A close before accept refuses the upgrade (HTTP 403) and must go out; only a
+            # second close (e.g. after shutdown closed the socket) is dropped.
+            if self.closed:
+                return
+            self.closed = True
             self.open = False
         await self.send(message)
         if kind == "websocket.accept":

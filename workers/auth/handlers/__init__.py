@@ -1,0 +1,1 @@
+"""The auth worker's handlers, one module per resource."""
