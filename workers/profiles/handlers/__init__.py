@@ -1,0 +1,1 @@
+"""The profiles worker's route handlers, one module per resource."""
