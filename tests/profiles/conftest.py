@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import shutil
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -96,6 +97,7 @@ class Fleet:
         self.env = h.env("profiles")
         self.auth_env = h.env("auth")
         self.module = h.worker("profiles").main.module
+        self.seeded: dict[str, tuple[dict[str, Any], str]] = {}
 
     async def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
         self.h.SELF.cookies.clear()
@@ -157,20 +159,43 @@ class Fleet:
             await asyncio.sleep(0.01)
 
 
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory) -> tuple[Path, dict[str, tuple[dict[str, Any], str]]]:
+    """A migrated state folder holding ALICE and BOB with an API key each, made once per
+    session (scrypt makes every user cost a tenth of a second); each test starts from a copy."""
+    folder = tmp_path_factory.mktemp("profiles-seed")
+    write_dev_vars(folder)
+
+    async def build() -> dict[str, tuple[dict[str, Any], str]]:
+        from bindings.d1 import migrations
+        from bindings.testing import Hearth
+
+        async with Hearth(config_doc(), folder / "state", clock=ManualClock(NOW)) as h:
+            await migrations.apply(h.env("profiles").DB, ROOT / "migrations")
+            fleet = Fleet(h, ManualClock(NOW))
+            made = {}
+            for email, name in ((ALICE, "Alice"), (BOB, "Bob")):
+                made[email] = (await fleet.user(email, name), await fleet.key(email))
+            return made
+
+    return folder / "state", asyncio.run(build())
+
+
 @pytest.fixture
-def start(hearth, tmp_path) -> Callable[..., Any]:
-    """``fleet = await start(vars={...}, secrets={...})``: both workers, migrated."""
+def start(hearth, tmp_path, seeded) -> Callable[..., Any]:
+    """``fleet = await start(vars={...}, secrets={...})``: both workers on a copy of the seeded
+    state (migrated; ALICE and BOB with their keys in ``fleet.seeded``)."""
 
     async def make(
         *, vars: dict[str, Any] | None = None, secrets: dict[str, str] | None = None
     ) -> Fleet:
-        from bindings.d1 import migrations
-
         write_dev_vars(tmp_path, **(secrets or {}))
+        state = tmp_path / "state"
+        shutil.copytree(seeded[0], state)
         clock = ManualClock(NOW)
-        h = await hearth(config_doc(vars), clock=clock)
-        await migrations.apply(h.env("profiles").DB, ROOT / "migrations")
-        return Fleet(h, clock)
+        fleet = Fleet(await hearth(config_doc(vars), clock=clock, state_dir=state), clock)
+        fleet.seeded = seeded[1]
+        return fleet
 
     return make
 
@@ -182,12 +207,14 @@ async def fleet(start) -> Fleet:
 
 @pytest.fixture
 async def alice(fleet: Fleet) -> Client:
-    return await fleet.client(ALICE, "Alice")
+    user, key = fleet.seeded[ALICE]
+    return Client(fleet, key, user, ALICE)
 
 
 @pytest.fixture
 async def bob(fleet: Fleet) -> Client:
-    return await fleet.client(BOB, "Bob")
+    user, key = fleet.seeded[BOB]
+    return Client(fleet, key, user, BOB)
 
 
 def dumps(value: Any) -> bytes:

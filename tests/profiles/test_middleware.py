@@ -101,7 +101,11 @@ async def test_api_key_limit_and_last_use_come_from_the_auth_worker(fleet):
     statuses = [(await carol.get("/api/templates")).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     await fleet.h.runtime.tasks.drain()
-    row = await fleet.auth_env.DB.prepare(
-        'SELECT "requestCount", "lastRequest" FROM "apikey"'
-    ).first()
+    row = await (
+        fleet.auth_env.DB.prepare(
+            'SELECT "requestCount", "lastRequest" FROM "apikey" WHERE "referenceId" = ?'
+        )
+        .bind(carol.id)
+        .first()
+    )
     assert row["requestCount"] == 2 and row["lastRequest"] is not None
