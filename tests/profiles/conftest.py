@@ -19,6 +19,7 @@ import pytest
 from bindings.clock import ManualClock
 from bindings.env import current_worker
 from tests.auth.conftest import ORIGIN, SECRETS, cookie_header
+from tests.queues.conftest import until
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 NOW = 1_800_000_000.0  # 2027-01-15, on a ManualClock
@@ -145,18 +146,7 @@ class Fleet:
         result = await self.env.DB.prepare(sql).bind(*params).all()
         return [dict(r) for r in result["results"]]
 
-    async def until(self, predicate: Callable[[], Any], timeout: float = 10.0) -> None:
-        """Wait for the queue consumer (or anything else) to make ``predicate`` true."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            result = predicate()
-            if inspect.isawaitable(result):
-                result = await result
-            if result:
-                return
-            assert loop.time() < deadline, "condition not reached in time"
-            await asyncio.sleep(0.01)
+    until = staticmethod(until)  # wait for the queue consumer (or anything) to get there
 
 
 @pytest.fixture(scope="session")

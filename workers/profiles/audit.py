@@ -1,42 +1,66 @@
 """The audit log: one row per change to a team's data, written in the same D1 batch (one
 transaction) as the change itself, so a change is never recorded without happening or the
-reverse. ``entry(..., if_changed=True)`` is kept only when the statement before it in the batch
-changed a row (SQLite's ``changes()``), for conditional writes such as a lock acquisition.
+reverse. ``Log.changed(statement, ...)`` keeps the row only when the statement changed a row
+(SQLite's ``changes()`` in the next statement of the batch), for conditional writes such as a
+lock acquisition.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from workers.profiles.ids import now_ms
 
 COLUMNS = "team_id, user_id, action, target_type, target_id, target_name, details, created_at"
+_PLACES = ", ".join("?" * 8)
 ORDER = "id DESC"  # newest first
 
 
-def entry(
-    db: Any,
-    team_id: str,
-    user_id: str | None,
-    action: str,
-    target_type: str,
-    target_id: str | None = None,
-    target_name: str | None = None,
-    details: dict[str, Any] | None = None,
-    *,
-    if_changed: bool = False,
-) -> Any:
-    """A prepared INSERT of one audit row, to run in a batch after the change it records."""
-    values = (
-        team_id, user_id, action, target_type, target_id, target_name,
-        json.dumps(details, separators=(",", ":")) if details else None, now_ms(),
-    )  # fmt: skip
-    if if_changed:
-        sql = f"INSERT INTO audit_log ({COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE changes() > 0"
-    else:
-        sql = f"INSERT INTO audit_log ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-    return db.prepare(sql).bind(*values)
+@dataclass(frozen=True)
+class Log:
+    """The audit log of one team, written in the name of ``user_id`` (None: the system)."""
+
+    db: Any
+    team_id: str
+    user_id: str | None
+
+    def entry(
+        self,
+        action: str,
+        target_type: str,
+        target_id: str | None = None,
+        target_name: str | None = None,
+        details: dict[str, Any] | None = None,
+        *,
+        if_changed: bool = False,
+    ) -> Any:
+        """A prepared INSERT of one audit row, to run in a batch after the change it records."""
+        values = (
+            self.team_id, self.user_id, action, target_type, target_id, target_name,
+            json.dumps(details, separators=(",", ":")) if details else None, now_ms(),
+        )  # fmt: skip
+        if if_changed:
+            sql = f"INSERT INTO audit_log ({COLUMNS}) SELECT {_PLACES} WHERE changes() > 0"
+        else:
+            sql = f"INSERT INTO audit_log ({COLUMNS}) VALUES ({_PLACES})"
+        return self.db.prepare(sql).bind(*values)
+
+    async def changed(
+        self,
+        statement: Any,
+        action: str,
+        target_type: str,
+        target_id: str | None = None,
+        target_name: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> Any:
+        """Run ``statement`` and, in the same transaction, its audit row when it changed a
+        row; returns the statement's result."""
+        entry = self.entry(action, target_type, target_id, target_name, details, if_changed=True)
+        result, _ = await self.db.batch([statement, entry])
+        return result
 
 
 async def page(db: Any, team_id: str, limit: int, offset: int) -> dict[str, Any]:

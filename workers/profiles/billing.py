@@ -205,7 +205,7 @@ class StripeEvents:
             "WHERE team_billing.event_created <= excluded.event_created"
         ).bind(team_id, *state.values(), int(event["created"]), now_ms(), event_id)
         details = {"event": event_id, "type": kind, **state}
-        entry = audit.entry(
-            db, team_id, None, "billing.update", "team", team_id, None, details, if_changed=True
+        entry = audit.Log(db, team_id, None).entry(
+            "billing.update", "team", team_id, None, details, if_changed=True
         )
         return [upsert, entry], "applied"

@@ -30,26 +30,14 @@ class Locks:
     ) -> bool:
         """Take (or refresh) the lock for ``client_id``; also counts the launch."""
         db, now = self.db, now_ms()
-        taken, _ = await db.batch(
-            [
-                db.prepare(
-                    "UPDATE profiles SET locked_by = ?1, locked_at = ?2, last_active = ?2, "
-                    "launch_count = launch_count + 1 WHERE id = ?3 AND team_id = ?4 "
-                    "AND (locked_by IS NULL OR locked_by = ?1 OR locked_at < ?5)"
-                ).bind(client_id, now, profile_id, team_id, now - LOCK_TIMEOUT_MS),
-                audit.entry(
-                    db,
-                    team_id,
-                    user_id,
-                    "profile.launch",
-                    "profile",
-                    profile_id,
-                    name,
-                    {"clientId": client_id},
-                    if_changed=True,
-                ),
-            ]
-        )
+        taken = await audit.Log(db, team_id, user_id).changed(
+            db.prepare(
+                "UPDATE profiles SET locked_by = ?1, locked_at = ?2, last_active = ?2, "
+                "launch_count = launch_count + 1 WHERE id = ?3 AND team_id = ?4 "
+                "AND (locked_by IS NULL OR locked_by = ?1 OR locked_at < ?5)"
+            ).bind(client_id, now, profile_id, team_id, now - LOCK_TIMEOUT_MS),
+            "profile.launch", "profile", profile_id, name, {"clientId": client_id},
+        )  # fmt: skip
         return bool(taken["meta"]["changes"])
 
     async def holder(self, profile_id: str, team_id: str) -> dict[str, Any] | None:
@@ -78,25 +66,13 @@ class Locks:
     async def release(self, profile_id: str, team_id: str, client_id: str, user_id: str) -> bool:
         """Give the lock up; False unless ``client_id`` holds it."""
         db = self.db
-        done, _ = await db.batch(
-            [
-                db.prepare(
-                    "UPDATE profiles SET locked_by = NULL, locked_at = NULL "
-                    "WHERE id = ? AND team_id = ? AND locked_by = ?"
-                ).bind(profile_id, team_id, client_id),
-                audit.entry(
-                    db,
-                    team_id,
-                    user_id,
-                    "profile.release",
-                    "profile",
-                    profile_id,
-                    None,
-                    {"clientId": client_id},
-                    if_changed=True,
-                ),
-            ]
-        )
+        done = await audit.Log(db, team_id, user_id).changed(
+            db.prepare(
+                "UPDATE profiles SET locked_by = NULL, locked_at = NULL "
+                "WHERE id = ? AND team_id = ? AND locked_by = ?"
+            ).bind(profile_id, team_id, client_id),
+            "profile.release", "profile", profile_id, None, {"clientId": client_id},
+        )  # fmt: skip
         return bool(done["meta"]["changes"])
 
     async def release_stale(self, now: int) -> int:

@@ -123,26 +123,14 @@ class Profiles:
             n=COLUMNS.index("proxy_id") + 1, t=COLUMNS.index("team_id") + 1
         )
         db = self.db
-        added, _ = await db.batch(
-            [
-                db.prepare(
-                    f"INSERT INTO profiles ({_SELECT}) SELECT {places} "
-                    f"WHERE (SELECT count(*) FROM profiles WHERE team_id = ?{n + 1}) < ?{n + 2} "
-                    f"AND {guard}"
-                ).bind(*(row[c] for c in COLUMNS), team_id, limit),
-                audit.entry(
-                    db,
-                    team_id,
-                    user_id,
-                    "profile.create",
-                    "profile",
-                    profile_id,
-                    row["name"],
-                    {"templateId": fp.templateId},
-                    if_changed=True,
-                ),
-            ]
-        )
+        added = await audit.Log(db, team_id, user_id).changed(
+            db.prepare(
+                f"INSERT INTO profiles ({_SELECT}) SELECT {places} "
+                f"WHERE (SELECT count(*) FROM profiles WHERE team_id = ?{n + 1}) < ?{n + 2} "
+                f"AND {guard}"
+            ).bind(*(row[c] for c in COLUMNS), team_id, limit),
+            "profile.create", "profile", profile_id, row["name"], {"templateId": fp.templateId},
+        )  # fmt: skip
         return row if added["meta"]["changes"] else None
 
     async def proxy_in_team(self, proxy_id: str, team_id: str) -> bool:
@@ -164,67 +152,32 @@ class Profiles:
         details = {k: mask_url(changes[k]) if k == "proxy" else changes[k] for k in names}
         proxy = changes.get("proxyId")
         db = self.db
-        done, _ = await db.batch(
-            [
-                db.prepare(
-                    f"UPDATE profiles SET {sets} WHERE id = ? AND team_id = ? AND "
-                    "(? IS NULL OR EXISTS (SELECT 1 FROM proxies WHERE id = ? AND team_id = ?))"
-                ).bind(*values, profile_id, team_id, proxy, proxy, team_id),
-                audit.entry(
-                    db,
-                    team_id,
-                    user_id,
-                    "profile.update",
-                    "profile",
-                    profile_id,
-                    changes.get("name"),
-                    details,
-                    if_changed=True,
-                ),
-            ]
-        )
+        done = await audit.Log(db, team_id, user_id).changed(
+            db.prepare(
+                f"UPDATE profiles SET {sets} WHERE id = ? AND team_id = ? AND "
+                "(? IS NULL OR EXISTS (SELECT 1 FROM proxies WHERE id = ? AND team_id = ?))"
+            ).bind(*values, profile_id, team_id, proxy, proxy, team_id),
+            "profile.update", "profile", profile_id, changes.get("name"), details,
+        )  # fmt: skip
         return bool(done["meta"]["changes"])
 
     async def delete(self, profile_id: str, team_id: str, user_id: str, name: str) -> bool:
         db = self.db
-        done, _ = await db.batch(
-            [
-                db.prepare("DELETE FROM profiles WHERE id = ? AND team_id = ?").bind(
-                    profile_id, team_id
-                ),
-                audit.entry(
-                    db,
-                    team_id,
-                    user_id,
-                    "profile.delete",
-                    "profile",
-                    profile_id,
-                    name,
-                    if_changed=True,
-                ),
-            ]
-        )
+        done = await audit.Log(db, team_id, user_id).changed(
+            db.prepare("DELETE FROM profiles WHERE id = ? AND team_id = ?").bind(
+                profile_id, team_id
+            ),
+            "profile.delete", "profile", profile_id, name,
+        )  # fmt: skip
         return bool(done["meta"]["changes"])
 
     async def synced(self, profile_id: str, team_id: str, user_id: str, digest: str) -> None:
         """Record that the session data with hash ``digest`` is now stored."""
         db, now = self.db, now_ms()
-        await db.batch(
-            [
-                db.prepare(
-                    "UPDATE profiles SET session_hash = ?1, synced_at = ?2, last_active = ?2 "
-                    "WHERE id = ?3 AND team_id = ?4"
-                ).bind(digest, now, profile_id, team_id),
-                audit.entry(
-                    db,
-                    team_id,
-                    user_id,
-                    "profile.sync",
-                    "profile",
-                    profile_id,
-                    None,
-                    {"hash": digest},
-                    if_changed=True,
-                ),
-            ]
-        )
+        await audit.Log(db, team_id, user_id).changed(
+            db.prepare(
+                "UPDATE profiles SET session_hash = ?1, synced_at = ?2, last_active = ?2 "
+                "WHERE id = ?3 AND team_id = ?4"
+            ).bind(digest, now, profile_id, team_id),
+            "profile.sync", "profile", profile_id, None, {"hash": digest},
+        )  # fmt: skip

@@ -79,27 +79,16 @@ class Proxies:
         """Add a proxy unless the team has ``limit`` already (None then)."""
         db, proxy_id, now = self.db, new_id(), now_ms()
         values = [fields.get(c) for c in COLUMNS]
-        added, _ = await db.batch(
-            [
-                db.prepare(
-                    f"INSERT INTO proxies ({_SELECT}) "
-                    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9 "
-                    "WHERE (SELECT count(*) FROM proxies WHERE team_id = ?2) < ?10 "
-                    f"RETURNING {_SELECT}"
-                ).bind(proxy_id, team_id, *values, now, limit),
-                audit.entry(
-                    db,
-                    team_id,
-                    user_id,
-                    "proxy.create",
-                    "proxy",
-                    proxy_id,
-                    fields["name"],
-                    {"type": fields["type"], "host": fields["host"], "port": fields["port"]},
-                    if_changed=True,
-                ),
-            ]
-        )
+        added = await audit.Log(db, team_id, user_id).changed(
+            db.prepare(
+                f"INSERT INTO proxies ({_SELECT}) "
+                "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9 "
+                "WHERE (SELECT count(*) FROM proxies WHERE team_id = ?2) < ?10 "
+                f"RETURNING {_SELECT}"
+            ).bind(proxy_id, team_id, *values, now, limit),
+            "proxy.create", "proxy", proxy_id, fields["name"],
+            {"type": fields["type"], "host": fields["host"], "port": fields["port"]},
+        )  # fmt: skip
         return added["results"][0] if added["results"] else None
 
     async def update(
@@ -112,38 +101,22 @@ class Proxies:
         sets = ", ".join(f"{c} = ?" for c in names)  # identifiers from COLUMNS only
         details = {c: (MASK if c in ("username", "password") else changes[c]) for c in names}
         db = self.db
-        updated, _ = await db.batch(
-            [
-                db.prepare(
-                    f"UPDATE proxies SET {sets}, updated_at = ? WHERE id = ? AND team_id = ? "
-                    f"RETURNING {_SELECT}"
-                ).bind(*(changes[c] for c in names), now_ms(), proxy_id, team_id),
-                audit.entry(
-                    db,
-                    team_id,
-                    user_id,
-                    "proxy.update",
-                    "proxy",
-                    proxy_id,
-                    None,
-                    details,
-                    if_changed=True,
-                ),
-            ]
-        )
+        updated = await audit.Log(db, team_id, user_id).changed(
+            db.prepare(
+                f"UPDATE proxies SET {sets}, updated_at = ? WHERE id = ? AND team_id = ? "
+                f"RETURNING {_SELECT}"
+            ).bind(*(changes[c] for c in names), now_ms(), proxy_id, team_id),
+            "proxy.update", "proxy", proxy_id, None, details,
+        )  # fmt: skip
         return updated["results"][0] if updated["results"] else None
 
     async def delete(self, proxy_id: str, team_id: str, user_id: str) -> bool:
         """Delete a proxy (profiles using it keep running without one: ``proxy_id`` → null)."""
         db = self.db
-        done, _ = await db.batch(
-            [
-                db.prepare("DELETE FROM proxies WHERE id = ? AND team_id = ?").bind(
-                    proxy_id, team_id
-                ),
-                audit.entry(
-                    db, team_id, user_id, "proxy.delete", "proxy", proxy_id, if_changed=True
-                ),
-            ]
-        )
+        done = await audit.Log(db, team_id, user_id).changed(
+            db.prepare("DELETE FROM proxies WHERE id = ? AND team_id = ?").bind(
+                proxy_id, team_id
+            ),
+            "proxy.delete", "proxy", proxy_id,
+        )  # fmt: skip
         return bool(done["meta"]["changes"])

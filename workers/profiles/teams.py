@@ -52,16 +52,8 @@ class Teams:
                         "INSERT INTO teams (id, name, personal_owner, created_by, created_at) "
                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (personal_owner) DO NOTHING"
                     ).bind(team_id, name, user_id, user_id, now),
-                    audit.entry(
-                        db,
-                        team_id,
-                        user_id,
-                        "team.create",
-                        "team",
-                        team_id,
-                        name,
-                        {"personal": True},
-                        if_changed=True,
+                    audit.Log(db, team_id, user_id).entry(
+                        "team.create", "team", team_id, name, {"personal": True}, if_changed=True
                     ),
                     db.prepare(
                         "INSERT INTO team_members (team_id, user_id, role, created_at) "
@@ -118,7 +110,7 @@ class Teams:
                     "INSERT INTO team_members (team_id, user_id, role, created_at) "
                     "VALUES (?, ?, 'owner', ?)"
                 ).bind(team_id, user_id, now),
-                audit.entry(db, team_id, user_id, "team.create", "team", team_id, name),
+                audit.Log(db, team_id, user_id).entry("team.create", "team", team_id, name),
             ]
         )
         return team_id
@@ -128,7 +120,7 @@ class Teams:
         await db.batch(
             [
                 db.prepare("UPDATE teams SET name = ? WHERE id = ?").bind(name, team_id),
-                audit.entry(db, team_id, user_id, "team.update", "team", team_id, name),
+                audit.Log(db, team_id, user_id).entry("team.update", "team", team_id, name),
             ]
         )
 
@@ -150,42 +142,28 @@ class Teams:
     async def set_role(self, team_id: str, user_id: str, role: str, actor: str) -> bool:
         """Change a member's role; False when that would leave the team without an owner."""
         db = self.db
-        changed, _ = await db.batch(
-            [
-                db.prepare(
-                    "UPDATE team_members SET role = ?1 WHERE team_id = ?2 AND user_id = ?3 AND "
-                    "(role != 'owner' OR ?1 = 'owner' OR (SELECT count(*) FROM team_members "
-                    "WHERE team_id = ?2 AND role = 'owner') > 1)"
-                ).bind(role, team_id, user_id),
-                audit.entry(
-                    db,
-                    team_id,
-                    actor,
-                    "member.update",
-                    "user",
-                    user_id,
-                    None,
-                    {"role": role},
-                    if_changed=True,
-                ),
-            ]
-        )
+        changed = await audit.Log(db, team_id, actor).changed(
+            db.prepare(
+                "UPDATE team_members SET role = ?1 WHERE team_id = ?2 AND user_id = ?3 AND "
+                "(role != 'owner' OR ?1 = 'owner' OR (SELECT count(*) FROM team_members "
+                "WHERE team_id = ?2 AND role = 'owner') > 1)"
+            ).bind(role, team_id, user_id),
+            "member.update", "user", user_id, None, {"role": role},
+        )  # fmt: skip
         return bool(changed["meta"]["changes"])
 
     async def remove(self, team_id: str, user_id: str, actor: str) -> bool:
         """Remove a member; False when they are the last owner or the personal team's owner."""
         db = self.db
-        removed, _ = await db.batch(
-            [
-                db.prepare(
-                    "DELETE FROM team_members WHERE team_id = ?1 AND user_id = ?2 "
-                    "AND NOT EXISTS (SELECT 1 FROM teams WHERE id = ?1 AND personal_owner = ?2) "
-                    "AND (role != 'owner' OR (SELECT count(*) FROM team_members "
-                    "WHERE team_id = ?1 AND role = 'owner') > 1)"
-                ).bind(team_id, user_id),
-                audit.entry(db, team_id, actor, "member.remove", "user", user_id, if_changed=True),
-            ]
-        )
+        removed = await audit.Log(db, team_id, actor).changed(
+            db.prepare(
+                "DELETE FROM team_members WHERE team_id = ?1 AND user_id = ?2 "
+                "AND NOT EXISTS (SELECT 1 FROM teams WHERE id = ?1 AND personal_owner = ?2) "
+                "AND (role != 'owner' OR (SELECT count(*) FROM team_members "
+                "WHERE team_id = ?1 AND role = 'owner') > 1)"
+            ).bind(team_id, user_id),
+            "member.remove", "user", user_id,
+        )  # fmt: skip
         return bool(removed["meta"]["changes"])
 
     # -- invitations -------------------------------------------------------------------------
@@ -202,8 +180,8 @@ class Teams:
                     "created_at = excluded.created_at, expires_at = excluded.expires_at "
                     "RETURNING id, team_id, email, role, created_at, expires_at"
                 ).bind(new_id(), team_id, email, role, actor, now, now + INVITE_TTL_MS),
-                audit.entry(
-                    db, team_id, actor, "member.invite", "invite", None, email, {"role": role}
+                audit.Log(db, team_id, actor).entry(
+                    "member.invite", "invite", None, email, {"role": role}
                 ),
             ]
         )
@@ -234,16 +212,12 @@ class Teams:
 
     async def revoke(self, team_id: str, invite_id: str, actor: str) -> bool:
         db = self.db
-        done, _ = await db.batch(
-            [
-                db.prepare("DELETE FROM team_invites WHERE id = ? AND team_id = ?").bind(
-                    invite_id, team_id
-                ),
-                audit.entry(
-                    db, team_id, actor, "member.uninvite", "invite", invite_id, if_changed=True
-                ),
-            ]
-        )
+        done = await audit.Log(db, team_id, actor).changed(
+            db.prepare("DELETE FROM team_invites WHERE id = ? AND team_id = ?").bind(
+                invite_id, team_id
+            ),
+            "member.uninvite", "invite", invite_id,
+        )  # fmt: skip
         return bool(done["meta"]["changes"])
 
     async def pending(self, invite_id: str, email: str) -> dict[str, Any] | None:
@@ -270,16 +244,8 @@ class Teams:
                     "SELECT ?1, ?2, ?3, ?4 WHERE (SELECT count(*) FROM team_members "
                     "WHERE team_id = ?1) < ?5 ON CONFLICT DO NOTHING"
                 ).bind(team_id, user_id, role, now_ms(), max_members),
-                audit.entry(
-                    db,
-                    team_id,
-                    user_id,
-                    "member.join",
-                    "user",
-                    user_id,
-                    email,
-                    {"role": role},
-                    if_changed=True,
+                audit.Log(db, team_id, user_id).entry(
+                    "member.join", "user", user_id, email, {"role": role}, if_changed=True
                 ),
                 # used up once its user is in the team (now or before)
                 db.prepare(
