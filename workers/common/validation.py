@@ -10,18 +10,20 @@ details never echo the rejected values (they may be secrets).
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from workers.common.http import MAX_JSON_BYTES, json_object
 
+if TYPE_CHECKING:  # pydantic itself is imported on first use (startup time)
+    from pydantic import BaseModel, ValidationError
+
 __all__ = ["InvalidRequest", "exception_handlers", "parse", "parse_body", "parse_query"]
 
-Model = TypeVar("Model", bound=BaseModel)
+Model = TypeVar("Model", bound="BaseModel")
 VALIDATION_FAILED = "Validation failed"
 
 
@@ -44,6 +46,8 @@ def problems(error: ValidationError) -> list[dict[str, str]]:
 
 def parse(model: type[Model], data: Any) -> Model:
     """``data`` validated into ``model``; InvalidRequest (400) otherwise."""
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as exc:

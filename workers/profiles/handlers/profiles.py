@@ -17,7 +17,6 @@ from workers.profiles.ids import iso
 from workers.profiles.locks import HEARTBEAT_INTERVAL_MS, LOCK_TIMEOUT_MS, Locks
 from workers.profiles.profiles import Profiles, profile_json
 from workers.profiles.proxies import Proxies, proxy_json
-from workers.profiles.schemas import CreateProfile, ListProfiles, UpdateProfile
 
 CLIENT_HEADER = "x-client-id"
 _CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -51,6 +50,8 @@ def _bad_proxy() -> InvalidRequest:
 
 
 async def list_profiles(request: Request) -> Response:
+    from workers.profiles.schemas import ListProfiles
+
     member = await caller(request, "profiles:read")
     q = parse_query(request, ListProfiles)
     result = await Profiles(env_of(request).DB).list(
@@ -69,6 +70,8 @@ async def get_profile(request: Request) -> Response:
 
 
 async def create_profile(request: Request) -> Response:
+    from workers.profiles.schemas import CreateProfile
+
     member = await caller(request, "profiles:write")
     body = await parse_body(request, CreateProfile)
     db = env_of(request).DB
@@ -84,6 +87,8 @@ async def create_profile(request: Request) -> Response:
 
 
 async def update_profile(request: Request) -> Response:
+    from workers.profiles.schemas import UpdateProfile
+
     member = await caller(request, "profiles:write")
     body = await parse_body(request, UpdateProfile)
     profiles = Profiles(env_of(request).DB)

@@ -12,12 +12,13 @@ from workers.profiles import billing
 from workers.profiles.caller import caller
 from workers.profiles.handlers.profiles import env_of
 from workers.profiles.proxies import Proxies, proxy_json
-from workers.profiles.schemas import CreateProxy, Page, UpdateProxy
 
 PROXY_NOT_FOUND = "Proxy not found"
 
 
 async def list_proxies(request: Request) -> Response:
+    from workers.profiles.schemas import Page
+
     member = await caller(request, "proxies:read")
     page = parse_query(request, Page)
     found = await Proxies(env_of(request).DB).list(member.team_id, page.limit, page.offset)
@@ -35,6 +36,8 @@ async def get_proxy(request: Request) -> Response:
 
 
 async def create_proxy(request: Request) -> Response:
+    from workers.profiles.schemas import CreateProxy
+
     member = await caller(request, "proxies:write", "admin")
     body = await parse_body(request, CreateProxy)
     db = env_of(request).DB
@@ -46,6 +49,8 @@ async def create_proxy(request: Request) -> Response:
 
 
 async def update_proxy(request: Request) -> Response:
+    from workers.profiles.schemas import UpdateProxy
+
     member = await caller(request, "proxies:write", "admin")
     body = await parse_body(request, UpdateProxy)
     row = await Proxies(env_of(request).DB).update(

@@ -15,10 +15,11 @@ from workers.profiles.handlers.profiles import CLIENT_HEADER, PROFILE_NOT_FOUND,
 from workers.profiles.ids import now_ms
 from workers.profiles.locks import LOCK_TIMEOUT_MS
 from workers.profiles.profiles import Profiles
-from workers.profiles.schemas import SyncUpload
 
 
 async def upload(request: Request) -> Response:
+    from workers.profiles.schemas import SyncUpload
+
     member = await caller(request, "sync:write")
     body = await parse_body(request, SyncUpload, sessions.SYNC_MAX_BYTES)
     size = int(request.headers.get("content-length") or 0)

@@ -17,7 +17,6 @@ from workers.common.validation import parse_body, parse_query
 from workers.profiles import audit, billing
 from workers.profiles.caller import TEAM_NOT_FOUND, Caller, caller
 from workers.profiles.handlers.profiles import env_of
-from workers.profiles.schemas import CreateTeam, Invite, Page, UpdateMember
 from workers.profiles.tasks import send_purges
 from workers.profiles.teams import Teams
 
@@ -43,6 +42,8 @@ async def list_teams(request: Request) -> Response:
 
 
 async def create_team(request: Request) -> Response:
+    from workers.profiles.schemas import CreateTeam
+
     identity = await require_scope(request, "teams:write")
     body = await parse_body(request, CreateTeam)
     team_id = await Teams(env_of(request).DB).create(body.name, identity.user_id)
@@ -55,6 +56,8 @@ async def get_team(request: Request) -> Response:
 
 
 async def update_team(request: Request) -> Response:
+    from workers.profiles.schemas import CreateTeam
+
     member = await _team(request, "teams:write", "admin")
     body = await parse_body(request, CreateTeam)
     await Teams(env_of(request).DB).rename(member.team_id, body.name, member.user_id)
@@ -73,6 +76,8 @@ async def delete_team(request: Request) -> Response:
 
 
 async def update_member(request: Request) -> Response:
+    from workers.profiles.schemas import UpdateMember
+
     member = await _team(request, "teams:write", "admin")
     body = await parse_body(request, UpdateMember)
     teams = Teams(env_of(request).DB)
@@ -102,6 +107,8 @@ async def remove_member(request: Request) -> Response:
 
 
 async def invite(request: Request) -> Response:
+    from workers.profiles.schemas import Invite
+
     member = await _team(request, "teams:write", "admin")
     body = await parse_body(request, Invite)
     made = await Teams(env_of(request).DB).invite(
@@ -145,6 +152,8 @@ async def accept_invitation(request: Request) -> Response:
 
 
 async def audit_log(request: Request) -> Response:
+    from workers.profiles.schemas import Page
+
     member = await _team(request, "teams:read", "admin")
     page = parse_query(request, Page)
     return JSONResponse(
