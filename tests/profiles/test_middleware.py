@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from tests.profiles.conftest import ALICE
+
 ALLOWED = "http://localhost:3000"  # in the profiles worker's CORS_ORIGINS
 
 
@@ -83,17 +85,31 @@ async def test_internal_errors_are_json_without_internals(alice, fleet):
     assert "proxies" not in response.text and "SQLITE" not in response.text
 
 
-async def test_rate_limit_per_address(start):
-    fleet = await start(vars={"API_RATE_LIMIT": 3})
-    alice = await fleet.client("limited@example.com")
-    statuses = [(await alice.get("/api/templates")).status_code for _ in range(4)]
-    assert statuses == [200, 200, 200, 429]
-    refused = await fleet.request("GET", "/api/templates")  # even before authentication
-    assert (refused.status_code, refused.json()) == (429, {"error": "Rate limit exceeded"})
-    assert int(refused.headers["retry-after"]) >= 1
+async def test_failed_authentications_block_the_address(start):
+    fleet = await start(vars={"AUTH_FAILURE_LIMIT": 3})
+    alice_key = fleet.seeded[ALICE][1]
+    for _ in range(20):  # valid callers are not counted
+        assert (
+            await fleet.request("GET", "/api/templates", headers={"x-api-key": alice_key})
+        ).status_code == 200
+    guesses = [
+        (
+            await fleet.request("GET", "/api/templates", headers={"x-api-key": f"guess{i}"})
+        ).status_code
+        for i in range(4)
+    ]
+    assert guesses == [401, 401, 401, 429]
+    # Now even the right key waits: the address is blocked before credentials are checked.
+    refused = await fleet.request("GET", "/api/profiles", headers={"x-api-key": alice_key})
+    assert (refused.status_code, refused.json()) == (
+        429, {"error": "Too many failed authentications"}
+    )  # fmt: skip
+    assert 1 <= int(refused.headers["retry-after"]) <= 61
     assert (await fleet.request("GET", "/health")).status_code == 200
     fleet.clock.advance(61)
-    assert (await alice.get("/api/templates")).status_code == 200
+    assert (
+        await fleet.request("GET", "/api/templates", headers={"x-api-key": alice_key})
+    ).status_code == 200
 
 
 async def test_api_key_limit_and_last_use_come_from_the_auth_worker(fleet):

@@ -4,10 +4,12 @@ what each needs):
 - ``SecureHeaders``: Hono's ``secureHeaders()`` defaults on every response, and the seed's
   ``logger()`` as an ``X-Response-Time`` header (the host already writes the access log);
 - ``PrettyJSON``: ``?pretty`` re-indents a JSON response, as Hono's ``prettyJSON()``;
-- ``ApiGuard``: for ``/api/*``, a per-client-address limit per minute counted in KV (before
-  anything else, so floods of bad keys are cut off too), then authentication through the auth
-  worker (401 JSON when anonymous; an API key over its own per-minute limit gets 429 there).
-  Scopes and team roles are checked by each handler.
+- ``ApiGuard``: for ``/api/*``, authentication through the auth worker (401 JSON when
+  anonymous; an API key over its own per-minute limit gets 429 there), behind a per-address
+  limit on failed attempts: after ``AUTH_FAILURE_LIMIT`` failures in a minute (counted in KV),
+  the address is refused (429) before its credentials are even checked, for as long as the
+  window needs — so keys cannot be guessed at speed, while callers with valid credentials pay
+  one KV ``list`` (usually empty). Scopes and team roles are checked by each handler.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from time import perf_counter
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 
 from bindings.types import ASGIApp, Message, Receive, Scope, Send
 from workers.auth.client import AuthError, require_user
-from workers.auth.ratelimit import consume
+from workers.auth.dates import now_ms
+from workers.auth.ratelimit import KV_MIN_TTL, consume
 from workers.common.http import client_ip, json_error
 
 SECURE_HEADERS = [
@@ -37,8 +41,9 @@ SECURE_HEADERS = [
     (b"x-xss-protection", b"0"),
 ]
 API_PREFIX = "/api/"
-API_RATE_LIMIT = 600  # requests per minute per client address; the API_RATE_LIMIT var overrides
-RATE_WINDOW_S = 60
+AUTH_FAILURE_LIMIT = 30  # failed authentications per minute and address; the var overrides
+WINDOW_S = 60
+BLOCKED = "api-blocked:"  # KV key of a blocked address (until it expires)
 
 
 class SecureHeaders:
@@ -117,7 +122,7 @@ def _reindent(body: bytes) -> bytes:
 
 
 class ApiGuard:
-    """``/api/*``: the per-address rate limit, then authentication (see the module docstring)."""
+    """``/api/*``: authentication, behind a per-address limit on failed attempts."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -128,19 +133,36 @@ class ApiGuard:
             return
         request = Request(scope, receive)
         env = scope["env"]
-        kv = getattr(env, "KV", None)
-        if kv is not None:
-            limit = int(getattr(env, "API_RATE_LIMIT", API_RATE_LIMIT))
-            verdict = await consume(
-                kv, f"api:{client_ip(request)}", window=RATE_WINDOW_S, limit=limit
-            )
-            if not verdict.allowed:
-                retry = {"Retry-After": str(verdict.retry_after)}
-                await json_error(429, "Rate limit exceeded", retry)(scope, receive, send)
-                return
+        limit = int(getattr(env, "AUTH_FAILURE_LIMIT", AUTH_FAILURE_LIMIT))
+        kv = getattr(env, "KV", None) if limit > 0 else None  # 0 turns the guard off
+        address = client_ip(request)
+        if kv is not None and (wait := await _blocked(kv, address)):
+            await _too_many(wait)(scope, receive, send)
+            return
         try:
             await require_user(request)  # the identity is cached on the scope for the handler
         except AuthError as exc:
-            await exc.response()(scope, receive, send)
+            response: Response = exc.response()
+            if kv is not None and exc.status_code == 401:
+                verdict = await consume(kv, f"api-auth:{address}", window=WINDOW_S, limit=limit)
+                if not verdict.allowed:
+                    ttl = max(KV_MIN_TTL, verdict.retry_after)
+                    await kv.put(f"{BLOCKED}{address}:", "1", expirationTtl=ttl)
+                    response = _too_many(ttl)
+            await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+async def _blocked(kv: Any, address: str) -> int:
+    """Seconds the address stays blocked (0: not blocked). ``list`` reads the backend, not a
+    per-process cache, so a block set by another process counts at once."""
+    listed = await kv.list(prefix=f"{BLOCKED}{address}:", limit=1)
+    if not listed["keys"]:
+        return 0
+    expiration = listed["keys"][0].get("expiration")
+    return max(1, int(expiration - now_ms() / 1000)) if expiration else KV_MIN_TTL
+
+
+def _too_many(seconds: int) -> Response:
+    return json_error(429, "Too many failed authentications", {"Retry-After": str(seconds)})
