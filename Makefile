@@ -4,6 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CONFIG ?= wrangler_compat.toml
+WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 
 .PHONY: dev test serve bench lint install clean
 
@@ -28,8 +29,8 @@ dev: $(STAMP) .dev.vars
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-serve: $(STAMP)
-	$(PY) -m bindings serve --config $(CONFIG)
+serve: $(STAMP) .dev.vars
+	$(PY) -m bindings serve --config $(CONFIG) --workers $(WORKERS)
 
 bench: $(STAMP)
 	$(PY) scripts/bench $(BENCH_ARGS)

@@ -66,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--process-index", type=int, default=None, help="run only process I of N")
     serve.add_argument("--admin-port", type=int, default=None, help="admin listener of process 0 "
                        "(default port+1000; process i uses admin-port+i)")  # fmt: skip
-    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1", help="proxies whose "
-                       "X-Forwarded-For/-Proto are honoured")  # fmt: skip
+    serve.add_argument("--forwarded-allow-ips", default="127.0.0.2", help="proxies whose "
+                       "X-Forwarded-For/-Proto are honoured (deploy/nginx.conf connects from "
+                       "127.0.0.2, so a local client on 127.0.0.1 is not trusted)")  # fmt: skip
     serve.set_defaults(func=cmd_serve)
 
     check = sub.add_parser("check", parents=[common], help="validate config and mains")
@@ -101,6 +102,8 @@ def _export_settings(args: argparse.Namespace, mode: str) -> None:
 def cmd_dev(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from bindings.server import WS_IMPL, WS_MAX_SIZE
+
     config = load(args.config, args.env)  # fail fast, before uvicorn, with file/key/problem
     _export_settings(args, "dev")
     reload = not args.no_reload
@@ -114,7 +117,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         reload_includes=["*.py", "*.toml", "*.jsonc", ".dev.vars*"] if reload else None,
         log_level=(args.log_level or "info").lower(),
         access_log=True,
-        ws_max_size=16 * 1024 * 1024,
+        ws=WS_IMPL,
+        ws_max_size=WS_MAX_SIZE,
     )
     return 0
 

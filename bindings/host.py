@@ -67,7 +67,15 @@ class Host:
         if path.startswith(("/__", "/cdn-cgi/")):
             internal = self.runtime.internal_routes.get(path)
             if internal is not None and self._allowed(internal, scope):
-                await internal.app(scope, receive, send)
+                if kind != "websocket":
+                    await internal.app(scope, receive, send)
+                    return
+                tracked = _TrackedSocket(send)  # relayed Durable Object sockets close at shutdown
+                self._sockets.add(tracked)
+                try:
+                    await internal.app(scope, receive, tracked)
+                finally:
+                    self._sockets.discard(tracked)
                 return
         host = None
         if not self.router._any_host:

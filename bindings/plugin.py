@@ -73,6 +73,12 @@ class ParseContext:
                 raise self.error(self.key(*path, i), "must be a table")
             yield entry, self.key(*path, i)
 
+    def optional(self, table: Mapping[str, Any], field: str, key: str) -> str | None:
+        """An optional non-empty string field (None when absent)."""
+        if table.get(field) is None:
+            return None
+        return self.string(table, field, key)
+
     def string(
         self, table: Mapping[str, Any], field: str, key: str, *, default: str | None = None
     ) -> str:

@@ -4,12 +4,14 @@ Shared by service bindings and Durable Object stubs so both behave alike: argume
 results are structured clones, a method must be a public plain function of the target class,
 and an exception arrives as the same built-in type, the same Hearth binding error class (a
 JsException defined in ``bindings``), or a JsException subclass of the same name, with the same
-message, never with the callee's traceback or state attached.
+message, never with the callee's traceback or state attached. ``described`` and ``revived``
+carry an exception the same way between processes (Durable Objects owned by another process).
 """
 
 from __future__ import annotations
 
 import builtins
+import sys
 from typing import Any
 
 from bindings import errors
@@ -42,19 +44,50 @@ def crossed(exc: BaseException) -> BaseException:
     """The exception the caller sees for ``exc`` raised by the callee."""
     cls = type(exc)
     message = str(exc)
-    if (
-        getattr(builtins, cls.__name__, None) is cls
-        or getattr(errors, cls.__name__, None) is cls
-        or (issubclass(cls, JsException) and cls.__module__.startswith("bindings."))
-    ):
+    if _crosses_as_itself(cls):
         try:
             same: BaseException = cls(message)
             return same
         except TypeError:
             pass
-    remote = _remote_types.get(cls.__name__)
+    return _remote_type(cls.__name__)(message)
+
+
+def described(exc: BaseException) -> dict[str, str]:
+    """``exc`` as plain data for another process: its class's module and name, its message."""
+    cls = type(exc)
+    return {"module": cls.__module__, "type": cls.__name__, "message": str(exc)}
+
+
+def revived(description: dict[str, str]) -> BaseException:
+    """The exception ``crossed`` would give for the one ``described`` in another process.
+
+    Only classes already imported here are used (a peer never makes this process import a
+    module); any other name becomes a JsException subclass of that name, as in-process.
+    """
+    name, message = str(description["type"]), str(description["message"])
+    module = sys.modules.get(str(description["module"]))
+    cls = getattr(module, name, None) if module is not None else None
+    if isinstance(cls, type) and issubclass(cls, Exception) and _crosses_as_itself(cls):
+        try:
+            same: BaseException = cls(message)
+            return same
+        except TypeError:
+            pass
+    return _remote_type(name)(message)
+
+
+def _crosses_as_itself(cls: type[BaseException]) -> bool:
+    """Built-in exceptions and Hearth's binding errors arrive as themselves."""
+    return (
+        getattr(builtins, cls.__name__, None) is cls
+        or getattr(errors, cls.__name__, None) is cls
+        or (issubclass(cls, JsException) and cls.__module__.startswith("bindings."))
+    )
+
+
+def _remote_type(name: str) -> type[JsException]:
+    remote = _remote_types.get(name)
     if remote is None:
-        remote = _remote_types[cls.__name__] = type(
-            cls.__name__, (JsException,), {"js_name": cls.__name__}
-        )
-    return remote(message)
+        remote = _remote_types[name] = type(name, (JsException,), {"js_name": name})
+    return remote

@@ -155,6 +155,7 @@ class Runtime:
         self.admin_port: int | None = None  # the admin listener's port, when the server opens one
         self.peers: list[str] = []  # admin base URLs of this host's other server processes
         self.process_index, self.process_count = 0, 1  # which of the host's server processes
+        self.internal_token: str | None = None  # the secret process-to-process calls carry
         # Set once every env is bound and lifespans ran; cleared when stopping begins.
         # Background work started in a plugin's open() (queue consumers, cron) waits for it.
         self.ready = asyncio.Event()

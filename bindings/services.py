@@ -79,15 +79,12 @@ class ServicesPlugin(BindingPlugin):
     def parse(cls, table: Mapping[str, Any], ctx: ParseContext) -> list[BindingDecl]:
         decls: list[BindingDecl] = []
         for entry, key in ctx.tables(table.get("services"), "services"):
-            entrypoint = entry.get("entrypoint")
-            if entrypoint is not None and not isinstance(entrypoint, str):
-                raise ctx.error(f"{key}.entrypoint", "must be a string")
             decls.append(
                 ServiceDecl(
                     name=ctx.string(entry, "binding", key),
                     key=key,
                     service=ctx.string(entry, "service", key),
-                    entrypoint=entrypoint,
+                    entrypoint=ctx.optional(entry, "entrypoint", key),
                 )
             )
         return decls

@@ -5,7 +5,9 @@ Modules: ``config`` (wrangler sections), ``ids``, ``namespace`` (bindings and st
 (live objects of a class: the one place an id becomes an instance, and every event), ``live``
 (one instance and its gate), ``state`` (``ctx``), ``storage`` (the KV API), ``sql``,
 ``sqlite`` (the storage backend), ``alarms``, ``index``, ``hibernation``, ``commands`` and
-``plugin``. How the guarantees are held is described in ``sqlite`` and ``live``.
+``plugin``; with several server processes ``ownership`` (which process owns an id), ``remote``
+(forwarding to the owner), ``endpoints`` (the owner's side) and ``wire``. How the guarantees are
+held is described in ``sqlite`` and ``live``.
 """
 
 from __future__ import annotations

@@ -54,10 +54,11 @@ class AlarmScheduler:
         self._firing: set[asyncio.Task[None]] = set()
 
     def start(self, hosts: list[ObjectHost]) -> None:
-        """Load every class's alarms and start firing once ``ready()`` is called."""
+        """Load the alarms of every object this process owns; fire once ``ready()`` is called."""
         for host in hosts:
             for hex_id, at in host.index.alarms():
-                self.schedule(host, hex_id, at)
+                if host.owns(hex_id):  # another process's object: its owner fires it
+                    self.schedule(host, hex_id, at)
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     def ready(self) -> None:

@@ -65,15 +65,12 @@ def parse_bindings(table: Mapping[str, Any], ctx: ParseContext) -> list[BindingD
         raise ctx.error(ctx.key("durable_objects", sorted(unknown)[0]), "unknown key")
     decls: list[BindingDecl] = []
     for entry, key in ctx.tables(section.get("bindings"), "durable_objects", "bindings"):
-        script = entry.get("script_name")
-        if script is not None and (not isinstance(script, str) or not script):
-            raise ctx.error(f"{key}.script_name", "must be a non-empty string")
         decls.append(
             DurableObjectDecl(
                 name=ctx.string(entry, "name", key),
                 key=key,
                 class_name=ctx.string(entry, "class_name", key),
-                script_name=script,
+                script_name=ctx.optional(entry, "script_name", key),
             )
         )
     return decls

@@ -1,11 +1,12 @@
 """``ObjectHost``: every live object of one Durable Object class in this process.
 
 ``live(id)`` is the single place where an id becomes a live instance (looked up, or constructed
-with ``(ctx, env)`` of the worker defining the class). A multi-process layer — one owner per
-id, non-owners forwarding — replaces it and the event methods below; nothing else looks objects
-up. Every event (``fetch``, an RPC call, a WebSocket event, an alarm, ``runInDurableObject``)
-goes through ``_event``, which waits at the input gate, counts the event in flight and commits
-the object's writes before the result leaves (the output gate).
+with ``(ctx, env)`` of the worker defining the class). Under ``serve --workers N`` an object
+lives only in the process owning its id (``ownership``): elsewhere ``call`` and ``fetch`` hand
+the event to ``remote``, and ``live`` refuses to construct it. Every event (``fetch``, an RPC
+call, a WebSocket event, an alarm, ``runInDurableObject``) goes through ``_event``, which waits
+at the input gate, counts the event in flight and commits the object's writes before the result
+leaves (the output gate).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from bindings.runtime import relaxed_method
 
 if TYPE_CHECKING:
     from bindings.durable_objects.alarms import AlarmScheduler
+    from bindings.durable_objects.remote import Remote
     from bindings.runtime import Runtime, Worker
 
 log = logging.getLogger("hearth")
@@ -74,6 +76,7 @@ class ObjectHost:
         directory: Path,
         synchronous: str = "NORMAL",
         scheduler: AlarmScheduler | None = None,
+        remote: Remote | None = None,
     ) -> None:
         self.runtime = runtime
         self.worker = worker
@@ -83,6 +86,7 @@ class ObjectHost:
         self.directory = directory
         self.synchronous = synchronous
         self.scheduler = scheduler
+        self.remote = remote  # None with one server process: every object lives here
         self.clock = runtime.clock
         self.ids = IdFactory(f"{worker.name}-{storage_name}")
         self.has_alarm = callable(getattr(cls, "alarm", None))
@@ -100,6 +104,12 @@ class ObjectHost:
         obj = self.objects.get(id._hex)
         if obj is not None:
             return obj
+        if self.remote is not None and not self.remote.owns(id._hex):
+            owner = self.remote.ownership.owner(id._hex)
+            raise DurableObjectError(
+                f"Durable Object {self.class_name} {id} is owned by server process {owner}, "
+                f"not by this one ({self.remote.ownership.index}); reach it through a stub"
+            )
         # Construction never awaits (the database opens on first use), so two events cannot
         # both construct: no lock is needed. A constructor's blockConcurrencyWhile() closes the
         # object's gate before it returns, and the event that caused construction waits at it.
@@ -114,6 +124,10 @@ class ObjectHost:
             current_worker.reset(token)
         self.objects[id._hex] = obj
         return obj
+
+    def owns(self, hex_id: str) -> bool:
+        """True when the object ``hex_id`` lives in this process (always, with one process)."""
+        return self.remote is None or self.remote.owns(hex_id)
 
     def forget(self, obj: LiveObject) -> None:
         if self.objects.get(obj.id._hex) is obj:
@@ -174,6 +188,9 @@ class ObjectHost:
 
     async def call(self, id: DurableObjectId, method: str, args: tuple[Any, ...]) -> Any:
         """An RPC call: arguments and result are structured clones; exceptions cross."""
+        remote = self.remote
+        if remote is not None and not remote.owns(id._hex):
+            return await remote.call(self, id, method, args)
         copied = copy_args(args)
         try:
             result = await self._event(id, _invoke_method, method, copied)
@@ -187,6 +204,9 @@ class ObjectHost:
         """Deliver ``request`` to the object's ``fetch``."""
         if not self.has_fetch:
             raise JsTypeError("Handler does not export a fetch() function.")
+        remote = self.remote
+        if remote is not None and not remote.owns(id._hex):
+            return await remote.fetch(self, id, request)
         try:
             response: Response = await self._event(id, _invoke_fetch, request)
         except DurableObjectReset:

@@ -1,5 +1,6 @@
 """``DurableObjectsPlugin``: owns ``durable_objects`` and ``migrations``, one ``ObjectHost`` per
-bound class, the alarm scheduler and the idle-eviction sweep."""
+bound class, the alarm scheduler, the idle-eviction sweep, the gauges of live objects and
+sockets, and (with several server processes) forwarding to each object's owner."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bindings.durable_objects.alarms import AlarmScheduler
 from bindings.durable_objects.config import (
@@ -21,6 +22,10 @@ from bindings.durable_objects.namespace import DurableObjectNamespace
 from bindings.entrypoints import DurableObject
 from bindings.plugin import BindingDecl, BindingPlugin, ParseContext
 from bindings.runtime import Runtime, Worker
+
+if TYPE_CHECKING:
+    from bindings.durable_objects.endpoints import Endpoints
+    from bindings.durable_objects.remote import Remote
 
 log = logging.getLogger("hearth")
 
@@ -40,6 +45,8 @@ class DurableObjectsPlugin(BindingPlugin):
         self.settings = read_settings(runtime.config.hearth, runtime.config.file)
         self.hosts: dict[tuple[str, str], ObjectHost] = {}
         self.scheduler: AlarmScheduler | None = None
+        self.remote: Remote | None = None  # several server processes: forwarding to owners
+        self.endpoints: Endpoints | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._bound = False
 
@@ -96,16 +103,41 @@ class DurableObjectsPlugin(BindingPlugin):
                 directory=self.runtime.state_dir / STATE_FOLDER / f"{script}-{storage_name}",
                 synchronous=self.settings.synchronous,
                 scheduler=self.scheduler,
+                remote=self.remote,
             )
+            if self.endpoints is not None:
+                self.endpoints.hosts[host.ids.unique_key] = host
         return host
 
     async def open(self) -> None:
         if not self.runtime.workers:
             return  # a command opening bindings without loading mains: no objects to host
-        self.scheduler = AlarmScheduler(self.runtime.clock)
+        runtime = self.runtime
+        if runtime.process_count > 1:  # imported only then: one process pays nothing for it
+            from bindings.durable_objects.endpoints import Endpoints
+            from bindings.durable_objects.ownership import Ownership
+            from bindings.durable_objects.remote import Remote
+            from bindings.peers import peers_of
+
+            ownership = Ownership(runtime.process_index, runtime.process_count)
+            peers = peers_of(runtime)
+            self.remote = Remote(peers, ownership)
+            self.endpoints = Endpoints(ownership)
+            self.endpoints.install(runtime, peers)
+        self.scheduler = AlarmScheduler(runtime.clock)
         hosts = [self.host(worker, decl) for worker, decl in self._decls()]
         self.scheduler.start(list(dict.fromkeys(hosts)))
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        if runtime.metrics is not None:
+            runtime.metrics.gauge("hearth_durable_objects_live", "Durable Objects in memory.",
+                                  ("class",), self._live_objects)  # fmt: skip
+            runtime.metrics.gauge("hearth_durable_object_websockets",
+                                  "WebSockets accepted by Durable Objects (hibernatable or not).",
+                                  ("class",), self._websockets)  # fmt: skip
+            if self.remote is not None:
+                runtime.metrics.gauge("hearth_durable_object_relays",
+                                      "WebSockets relayed to a Durable Object in another process.",
+                                      ("class",), self._relays)  # fmt: skip
 
     def bind(self, decl: BindingDecl, worker: Worker) -> DurableObjectNamespace:
         assert isinstance(decl, DurableObjectDecl)
@@ -123,7 +155,29 @@ class DurableObjectsPlugin(BindingPlugin):
             for host in list(self.hosts.values()):
                 await host.evict_idle(idle)
 
+    def _live_objects(self) -> dict[tuple[str, ...], float]:
+        return {(h.ids.unique_key,): len(h.objects) for h in self.hosts.values()}
+
+    def _websockets(self) -> dict[tuple[str, ...], float]:
+        counts: dict[tuple[str, ...], float] = {}
+        for host in self.hosts.values():
+            hibernatable = sum(len(group.sockets) for group in host.groups.values())
+            accepted = sum(len(obj.sockets) for obj in host.objects.values())
+            counts[(host.ids.unique_key,)] = hibernatable + accepted
+        return counts
+
+    def _relays(self) -> dict[tuple[str, ...], float]:
+        counts: dict[tuple[str, ...], float] = {}
+        if self.remote is not None:
+            for class_key in self.remote.relays.values():
+                counts[(class_key,)] = counts.get((class_key,), 0) + 1
+        return counts
+
     async def close(self) -> None:
+        if self.endpoints is not None:
+            self.endpoints.stopping = True  # forwarded calls now get "stopping": callers retry
+        if self.remote is not None:
+            await self.remote.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)

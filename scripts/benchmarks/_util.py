@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -99,6 +99,7 @@ def process(
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, **(env or {})})  # fmt: skip
+    _logs[proc.pid] = log
     try:
         wait_ready(url, proc, log)
         yield proc
@@ -109,6 +110,20 @@ def process(
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+        del _logs[proc.pid]
+
+
+_logs: dict[int, IO[bytes]] = {}
+
+
+def output_of(proc: subprocess.Popen[bytes]) -> bytes:
+    """What a process started by ``process`` has printed so far."""
+    log = _logs[proc.pid]
+    position = log.tell()
+    log.seek(0)
+    data = log.read()
+    log.seek(position)
+    return data
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], log: object, timeout: float = 30) -> float:

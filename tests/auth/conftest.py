@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from bindings.env import current_worker
-from bindings.testing import require_service
 
 JS_DIR = Path(__file__).parent / "js"
 
@@ -70,15 +69,8 @@ def worker(name: str, main: str, routes: list[str], body: str = "") -> str:
 AUTH_ROUTES = ["/api/auth/*", "/auth/*", "/login", "/logout", "/dashboard", "/dashboard/*"]
 
 
-def _bindings_present() -> bool:
-    from bindings.plugin import PLUGINS
-
-    return {"bindings.d1:D1Plugin", "bindings.kv:KVPlugin"} <= set(PLUGINS)
-
-
 def write_config(folder: Path, *, vars: dict[str, str] | None = None, extra: str = "") -> Path:
     """A wrangler_compat.toml with the auth worker (plus ``extra`` TOML) and its .dev.vars."""
-    require_service("D1+KV", _bindings_present(), "the D1 and KV binding plugins are not merged")
     folder.mkdir(parents=True, exist_ok=True)
     lines = "".join(f'{k} = "{v}"\n' for k, v in (vars or {}).items())
     auth = worker("auth", "workers.auth.app", AUTH_ROUTES, f"\n[workers.vars]\n{lines}{BINDINGS}")

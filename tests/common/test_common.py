@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from bindings.env import Env
 from workers.common.cors import AllowlistCORS
-from workers.common.http import exception_handlers, json_object
+from workers.common.http import exception_handlers, json_object, limit_body
 from workers.common.pagination import page_params
 
 AS_JSON = {"content-type": "application/json"}
@@ -52,6 +52,7 @@ async def test_bad_input_gets_json_errors():
             (dict(content=b"a=1", headers={"content-type": "application/x-www-form-urlencoded"}),
              415, "Content-Type must be application/json"),
             (dict(json={"x": "y" * 100}), 413, "Request body is larger than 64 bytes"),
+            (dict(content=b"[" * 60, headers=AS_JSON), 400, "Malformed JSON body"),
         ]  # fmt: skip
         for kwargs, status, message in cases:
             r = await c.post("/", **kwargs)
@@ -70,3 +71,44 @@ async def test_cors_allowlist():
         bad = await c.options("/", headers={"origin": "https://evil.example",
                                             "access-control-request-method": "POST"})  # fmt: skip
         assert "access-control-allow-origin" not in bad.headers
+
+
+async def test_nesting_deeper_than_python_parses_is_a_400():
+    async def deep(request: Request) -> JSONResponse:
+        return JSONResponse(await json_object(request))
+
+    app = Starlette(routes=[Route("/", deep, methods=["POST"])],
+                    exception_handlers=exception_handlers)  # fmt: skip
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.post("/", content=b"[" * 100_000, headers=AS_JSON)
+        assert (r.status_code, r.json()) == (400, {"error": "Malformed JSON body"})
+
+
+async def test_limit_body_cuts_a_stream_off():
+    sent = []
+
+    async def upload(request: Request) -> JSONResponse:
+        form = await limit_body(request, 2048).form()
+        await form.close()
+        return JSONResponse({"fields": len(form)})
+
+    async def body():
+        yield b'--b\r\nContent-Disposition: form-data; name="f"; filename="a"\r\n\r\n'
+        for _ in range(100):
+            sent.append(1)
+            yield b"x" * 1024
+
+    app = Starlette(routes=[Route("/", upload, methods=["POST"])],
+                    exception_handlers=exception_handlers)  # fmt: skip
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        multipart = {"content-type": "multipart/form-data; boundary=b"}
+        r = await c.post("/", content=body(), headers=multipart)
+        assert (r.status_code, r.json()) == (
+            413,
+            {"error": "Request body is larger than 2048 bytes"},
+        )
+        assert len(sent) < 10
+        declared = await c.post("/", content=b"x" * 3000, headers=multipart)
+        assert declared.status_code == 413
+        small = await c.post("/", files={"f": ("a", b"x" * 100)})
+        assert small.json() == {"fields": 1}

@@ -12,6 +12,7 @@ from websockets.sync.client import connect
 
 from bindings.testing import server
 from tests.conftest import FIXTURES
+from tests.processes import until
 
 CONFIG = FIXTURES / "do_ws" / "wrangler_compat.toml"
 
@@ -28,16 +29,6 @@ def ws_url(s, path):
 
 def recv_json(ws):
     return json.loads(ws.recv(timeout=10))
-
-
-def until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
 
 
 def test_default_entrypoint_forwards_the_upgrade(srv):

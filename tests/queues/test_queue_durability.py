@@ -159,6 +159,13 @@ def test_two_processes_share_a_redis_queue_and_take_over_a_dead_one(tmp_path, re
         wait_for(lambda: {r[3] for r in ledger(tmp_path)} == pids and len(ledger(tmp_path)) >= 40,
                  what="both processes consuming")  # fmt: skip
         killed = a.proc.pid  # type: ignore[union-attr]
+
+        def a_holds_a_batch() -> bool:
+            summary = client.xpending(f"{redis_prefix}queue:{{jobs}}:s", "hearth")
+            return any(f":{killed}:" in c["name"].decode() and c["pending"] > 0
+                       for c in summary["consumers"])  # fmt: skip
+
+        wait_for(a_holds_a_batch, what="process a holding leased messages")
         a.kill()
         remaining = {i.decode() for i in client.hkeys(f"{redis_prefix}queue:{{jobs}}:m")}
         before = ledger(tmp_path)

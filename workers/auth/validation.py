@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import HTTPConnection, Request
 
+from bindings.queues.codec import js_typeof
 from workers.auth.errors import APIError
 
 MAX_BODY_BYTES = 64 * 1024
@@ -87,20 +88,12 @@ async def better_auth_body(request: Request, *, form: bool = False) -> Any:
 
 
 def js_type(value: Any) -> str:
-    """The type name zod reports as ``received``."""
+    """The type name zod reports as ``received`` (``typeof``, with null and array told apart)."""
     if value is MISSING:
         return "undefined"
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
+    return "array" if isinstance(value, list) else js_typeof(value)
 
 
 @dataclass(frozen=True)

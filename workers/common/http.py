@@ -14,6 +14,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Message
 
 MAX_JSON_BYTES = 1024 * 1024  # a JSON body larger than this is refused with 413
 
@@ -24,6 +25,7 @@ __all__ = [
     "exception_handlers",
     "json_error",
     "json_object",
+    "limit_body",
     "read_body",
 ]
 
@@ -58,6 +60,28 @@ async def read_body(request: Request, limit: int = MAX_JSON_BYTES) -> bytes:
     return b"".join(chunks)
 
 
+def limit_body(request: Request, limit: int) -> Request:
+    """``request`` with a body cut off at ``limit`` bytes: a declared Content-Length over it is
+    refused at once, and reading (``form()``, ``stream()``) raises the 413 as soon as more than
+    ``limit`` bytes have arrived, so an oversized upload is never received whole."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"Request body is larger than {limit} bytes")
+    size = 0
+    receive = request.receive
+
+    async def counted() -> Message:
+        nonlocal size
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                raise HTTPException(413, f"Request body is larger than {limit} bytes")
+        return message
+
+    return Request(request.scope, counted)
+
+
 async def json_object(request: Request, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
     """The body as a JSON object: 413 too large, 415 not JSON, 400 malformed or not an object."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -68,7 +92,7 @@ async def json_object(request: Request, limit: int = MAX_JSON_BYTES) -> dict[str
     raw = await read_body(request, limit)
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python parses
         raise HTTPException(400, "Malformed JSON body") from None
     if not isinstance(value, dict):
         raise HTTPException(400, "The body must be a JSON object")

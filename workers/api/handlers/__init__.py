@@ -1,0 +1,1 @@
+"""The api worker's route handlers, one module per resource."""

@@ -1,0 +1,1 @@
+"""The cart worker (seed 000): each user's cart in a CartDurableObject."""
