@@ -122,6 +122,7 @@ async def test_list_filters_orders_and_pages(alice, fleet):
     assert await names("search=ads") == (["Charlie", "Bravo"], 2)  # tags, any case
     assert await names("search=ALP") == (["alpha"], 1)
     assert await names("search=%25") == ([], 0)  # "%" is a character, not a wildcard
+    assert await names('search="') == ([], 0)  # tags are matched one by one, not as JSON text
     assert await names("limit=1&offset=1") == (["alpha"], 3)
     assert await names("offset=10") == ([], 3)
 

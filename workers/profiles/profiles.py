@@ -2,7 +2,8 @@
 
 Every query carries ``team_id``: a profile of another team is indistinguishable from one that
 does not exist. Ordering comes from fixed maps (``ORDER_BY``, ``DIRECTIONS``), never from the
-request's text; a search is a substring match with ``instr`` (no LIKE pattern to escape).
+request's text; a search is a substring match (``instr``, no LIKE pattern to escape) in the name
+or in any one tag.
 """
 
 from __future__ import annotations
@@ -69,7 +70,10 @@ class Profiles:
             where.append("group_id = ?")
             params.append(group_id)
         if search is not None:
-            where.append("(instr(lower(name), lower(?)) > 0 OR instr(lower(tags), lower(?)) > 0)")
+            where.append(
+                "(instr(lower(name), lower(?)) > 0 OR EXISTS (SELECT 1 FROM json_each(tags) "
+                "WHERE instr(lower(json_each.value), lower(?)) > 0))"
+            )
             params += [search, search]
         condition = " AND ".join(where)
         column, direction = ORDER_BY[order_by], DIRECTIONS[order]
