@@ -21,8 +21,9 @@ $(STAMP): pyproject.toml
 dev: $(STAMP) .dev.vars
 	$(PY) -m bindings dev --config $(CONFIG)
 
-# Secrets on first run: .dev.vars from .dev.vars.example, empty values made random.
-.dev.vars:
+# Secrets: .dev.vars from .dev.vars.example, empty values made random; names the example
+# gained later are appended (existing values are kept).
+.dev.vars: .dev.vars.example
 	@$(PYTHON) scripts/dev-vars
 
 test: $(STAMP)

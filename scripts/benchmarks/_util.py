@@ -149,14 +149,20 @@ def uvicorn_argv(app: str, port: int) -> list[str]:
             "--no-access-log", "--log-level", "warning"]  # fmt: skip
 
 
-def load(url: str, opts: Options, method: str = "GET", body: str | None = None) -> Load:
+def load(
+    url: str,
+    opts: Options,
+    method: str = "GET",
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Load:
     """Drive ``url`` for opts.duration seconds; wrk when installed, else a Python generator."""
     if shutil.which("wrk"):
-        return _wrk(url, opts, method, body)
-    return asyncio.run(_python_load(url, opts, method, body))
+        return _wrk(url, opts, method, body, headers or {})
+    return asyncio.run(_python_load(url, opts, method, body, headers or {}))
 
 
-def _wrk(url: str, opts: Options, method: str, body: str | None) -> Load:
+def _wrk(url: str, opts: Options, method: str, body: str | None, headers: dict[str, str]) -> Load:
     argv = [
         "wrk",
         f"-t{opts.threads}",
@@ -165,11 +171,13 @@ def _wrk(url: str, opts: Options, method: str, body: str | None) -> Load:
         "--latency",
     ]
     script = None
-    if method != "GET" or body is not None:
+    if method != "GET" or body is not None or headers:
         script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
         payload = (body or "").replace("\\", "\\\\").replace('"', '\\"')
         script.write(f'wrk.method = "{method}"\nwrk.body = "{payload}"\n'
                      'wrk.headers["Content-Type"] = "application/json"\n')  # fmt: skip
+        for name, value in headers.items():
+            script.write(f'wrk.headers["{name}"] = "{value}"\n')
         script.close()
         argv += ["-s", script.name]
     out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
@@ -190,7 +198,9 @@ def _pct(out: str, label: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-async def _python_load(url: str, opts: Options, method: str, body: str | None) -> Load:
+async def _python_load(
+    url: str, opts: Options, method: str, body: str | None, headers: dict[str, str]
+) -> Load:
     latencies: list[float] = []
     deadline = time.perf_counter() + opts.duration
     limits = httpx.Limits(max_connections=opts.connections)
@@ -199,7 +209,7 @@ async def _python_load(url: str, opts: Options, method: str, body: str | None) -
         async def worker() -> None:
             while time.perf_counter() < deadline:
                 t = time.perf_counter()
-                r = await client.request(method, url, content=body)
+                r = await client.request(method, url, content=body, headers=headers)
                 r.raise_for_status()
                 latencies.append((time.perf_counter() - t) * 1000)
 
