@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", parents=[server], help="serve for production")
     serve.add_argument("--workers", type=int, default=1, help="server processes")
+    serve.add_argument("--access-log", action="store_true", help="JSON access-log lines "
+                       "(also [hearth] access_log = true)")  # fmt: skip
     serve.add_argument("--process-index", type=int, default=None, help="run only process I of N")
     serve.add_argument("--admin-port", type=int, default=None, help="admin listener of process 0 "
                        "(default port+1000; process i uses admin-port+i)")  # fmt: skip

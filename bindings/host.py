@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Awaitable
 from time import perf_counter
 from typing import Any
 
@@ -77,25 +78,17 @@ class Host:
                 finally:
                     self._sockets.discard(tracked)
                 return
-        host = None
-        if not self.router._any_host:
-            host = _header(scope, b"host")
+        host = None if self.router._any_host else _header(scope, b"host")
         match = self.router.match(host, path)
-        if kind == "websocket":
-            tracked = _TrackedSocket(send)
-            self._sockets.add(tracked)
-            send = tracked
-        try:
-            await self._dispatch(match, scope, receive, send)
-        finally:
-            if kind == "websocket":
-                self._sockets.discard(tracked)
-
-    async def _dispatch(
-        self, match: tuple[Worker, str] | None, scope: Scope, receive: Receive, send: Send
-    ) -> None:
         if match is None:
             await _error(scope, send, 404, "Not Found")
+        elif kind == "websocket":
+            tracked = _TrackedSocket(send)  # open sockets are closed with 1001 at shutdown
+            self._sockets.add(tracked)
+            try:
+                await self._observed(match[0], match[1], scope, receive, tracked)
+            finally:
+                self._sockets.discard(tracked)
         elif self.runtime.metrics is None and self.runtime.access_log is None:
             await self._run(match[0], scope, receive, send)
         else:
@@ -125,14 +118,15 @@ class Host:
         """``_run`` with a request id, metrics and an access-log line."""
         status = 0
 
-        async def watch(message: Message) -> None:
+        def watch(message: Message) -> Awaitable[None]:
+            # A plain function returning send's awaitable: no extra coroutine per message.
             nonlocal status
             kind = message["type"]
-            if kind in ("http.response.start", "websocket.http.response.start"):
+            if kind == "http.response.start" or kind == "websocket.http.response.start":
                 status = message["status"]
             elif kind == "websocket.accept":
                 status = 101
-            await send(message)
+            return send(message)
 
         access_log = self.runtime.access_log
         if access_log is not None:

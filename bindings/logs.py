@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 # Attributes a log call may add with `extra=` that the JSON formatter writes out.
@@ -89,22 +90,14 @@ class AccessLog:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        lines = []
-        for ts, request_id, worker, route, method, path, status, seconds, client in pending:
-            entry = {
-                "ts": self._timestamp(ts),
-                "level": "info",
-                "logger": "hearth.access",
-                "request_id": request_id,
-                "worker": worker,
-                "route": route,
-                "method": method,
-                "path": path,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 3),
-                "client": client,
-            }
-            lines.append(_ENCODE(entry))
+        q = _quote
+        lines = [
+            f'{{"ts":"{self._timestamp(ts)}","level":"info","logger":"hearth.access",'
+            f'"request_id":{q(request_id)},"worker":{q(worker)},"route":{q(route)},'
+            f'"method":{q(method)},"path":{q(path)},"status":{status},'
+            f'"duration_ms":{seconds * 1000:.3f},"client":{q(client) if client else "null"}}}'
+            for ts, request_id, worker, route, method, path, status, seconds, client in pending
+        ]
         self.stream.write("\n".join(lines) + "\n")
         self.stream.flush()
 
@@ -122,4 +115,5 @@ class AccessLog:
         self.flush()
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+# JSON string quoting in C (json's own encoder for str), for lines built with f-strings.
+_quote: Callable[[str], str] = json.encoder.encode_basestring

@@ -149,9 +149,9 @@ class Runtime:
         self.internal_routes: dict[str, InternalRoute] = {}
         settings = config.hearth
         self.metrics: Metrics | None = Metrics() if settings.get("metrics", True) else None
-        self.access_log: AccessLog | None = (
-            AccessLog() if settings.get("access_log", mode == "serve") else None
-        )
+        # Off unless asked for: behind nginx every request is in its access log already (with the
+        # X-Request-ID it forwards), and the line costs a few microseconds per request.
+        self.access_log: AccessLog | None = AccessLog() if settings.get("access_log") else None
         self.admin_port: int | None = None  # the admin listener's port, when the server opens one
         self.peers: list[str] = []  # admin base URLs of this host's other server processes
         self.process_index, self.process_count = 0, 1  # which of the host's server processes

@@ -34,7 +34,7 @@ import uvicorn
 
 from bindings.config import load
 from bindings.host import Host
-from bindings.logs import setup_logging
+from bindings.logs import AccessLog, setup_logging
 from bindings.peers import MIN_TOKEN_LENGTH, PHASE_PATH, TOKEN_ENV, peers_of
 from bindings.runtime import Runtime
 from bindings.types import Receive, Scope, Send
@@ -135,6 +135,8 @@ def run_process(args: argparse.Namespace) -> int:
     config = load(args.config, args.env)
     state_dir = Path(args.persist_to).resolve() if args.persist_to else None
     runtime = Runtime(config, state_dir=state_dir, mode="serve")
+    if args.access_log and runtime.access_log is None:
+        runtime.access_log = AccessLog()
     admin_base = admin_port_of(args)
     runtime.admin_port = admin_base + index
     runtime.process_index, runtime.process_count = index, count

@@ -36,7 +36,7 @@ def test_merge_sums_processes_and_renders_prometheus_text():
 def test_serve_keeps_metrics_off_the_public_port_and_logs_json(tmp_path):
     admin = free_port()
     with server(ROOT / "wrangler_compat.toml", tmp_path, command="serve",
-                args=["--admin-port", str(admin)]) as s:  # fmt: skip
+                args=["--admin-port", str(admin), "--access-log"]) as s:  # fmt: skip
         assert httpx.get(s.url + "/hello", headers={"x-request-id": "req-1"}).status_code == 200
         public = httpx.get(s.url + "/__hearth/metrics")
         assert public.status_code == 404

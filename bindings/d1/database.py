@@ -5,7 +5,7 @@ bookmarks, limits and every error text. It runs SQL only through a ``SqliteDatab
 (``bindings.d1.sqlite``), whose invariants (one request = one transaction, one thread hop)
 are written in its docstring.
 
-Where Python and JavaScript differ, Hearth keeps Python's values exact (see the README's D1
+Where Python and JavaScript differ, Hearth keeps Python's values exact (see docs/bindings/d1.md's
 section): ints bind as INTEGER (JS numbers all bind as REAL), ints past ±2**53 are refused as
 Cloudflare's Python runtime refuses them (Pyodide turns them into BigInt), BLOBs come back as
 ``bytes`` (Cloudflare's Python runtime gives a list of ints), and REAL stays ``float``.

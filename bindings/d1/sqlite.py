@@ -11,7 +11,7 @@ Invariants the D1 layer above relies on:
 * Another process's lock is waited for (busy timeout; writers take the write lock up front),
   and a request that still meets ``SQLITE_BUSY`` is retried whole, a bounded number of times.
 * WAL, ``synchronous=NORMAL`` by default: a returned write is in the WAL file, so it survives
-  a killed process; ``FULL`` also survives power loss (see the README).
+  a killed process; ``FULL`` also survives power loss (see docs/bindings/d1.md).
 * The SQL Cloudflare refuses is refused here too, by an authorizer: transactions and savepoints,
   ATTACH, names starting ``_cf_``, PRAGMAs off workerd's allow-list. Hearth's own statements
   run "trusted" and carry a marker comment, so a user's identical text is never served from
@@ -392,7 +392,7 @@ class SqliteDatabase:
             rowid,  # last_row_id
             changed,  # changed_db
             size,  # size_after
-            len(rows) + written,  # rows_read: an approximation, see the README
+            len(rows) + written,  # rows_read: an approximation, see docs/bindings/d1.md
             written,  # rows_written
         )
         return Outcome(columns, rows, meta)

@@ -1,6 +1,6 @@
 """The per-process read cache in front of every KV backend.
 
-Consistency model (the README's "KV" section says the same to users):
+Consistency model (docs/bindings/kv.md says the same to users):
 
 - A read served by the backend is kept for the read's ``cacheTtl`` (the namespace's
   ``cache_ttl``, 60 s by default, as on Cloudflare) or until the value's own expiration, whichever

@@ -1,7 +1,7 @@
 """R2: object storage buckets (``env.BUCKET``), on local files or any S3 API.
 
 ``R2Bucket`` mirrors Cloudflare's binding name for name; ``object_response`` answers an HTTP
-request (Range, conditional requests, HEAD) from an object. See README "R2".
+request (Range, conditional requests, HEAD) from an object. See docs/bindings/r2.md.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@
 | ``GET /search?q`` · ``GET /recommendations?productId`` | anyone | FTS5 · bought together |
 
 Bindings: ``DB`` (D1 ``hearth``), ``CACHE`` (KV: product cache and metrics), ``STORAGE`` (R2),
-``AI``, ``CART`` (the cart worker's CartDurableObject) and ``AUTH`` (the auth worker). See the
-README section "The api and cart workers".
+``AI``, ``CART`` (the cart worker's CartDurableObject) and ``AUTH`` (the auth worker). See
+docs/apps/api-and-cart.md.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ from workers.common import fields
 
 log = logging.getLogger("hearth.api")
 
-# The seed's model; map it to one of your endpoint's models in wrangler_compat.toml (README).
+# The seed's model; map it to one of your endpoint's models in wrangler_compat.toml
+# (docs/apps/api-and-cart.md).
 AI_MODEL = "@cf/meta/llama-2-7b-chat-int8"
 AI_MAX_TOKENS = 200
 AI_MAX_CHARS = 2000  # an enhanced description longer than this is cut

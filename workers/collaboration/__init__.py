@@ -1,2 +1,2 @@
 """The collaboration worker: live co-editing of plain text over WebSockets, with operational
-transformation so that everyone ends with the same text (README "Collaboration worker")."""
+transformation so that everyone ends with the same text (docs/apps/collaboration.md)."""

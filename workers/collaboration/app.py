@@ -1,4 +1,4 @@
-"""The collaboration worker: rooms of live co-edited text (README "Collaboration worker").
+"""The collaboration worker: rooms of live co-edited text (docs/apps/collaboration.md).
 
 ``GET /rooms/{room}`` is the editing page, ``GET /rooms/{room}/ws`` its WebSocket,
 ``GET /rooms/{room}/document`` and ``POST /rooms/{room}/save`` read and replace the text over

@@ -3,7 +3,7 @@
 Frames are JSON text objects with a ``type``. Clients send ``operation`` (``{operation,
 baseVersion}``), ``cursor`` (``{cursor: {position, end?}, version}``) and ``user_info``
 (``{user: {color}}``); the server sends ``document_state``, ``ack``, ``operation``,
-``cursor``, ``user_info``, ``presence`` and ``error`` (README "Collaboration worker").
+``cursor``, ``user_info``, ``presence`` and ``error`` (docs/apps/collaboration.md).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Frames are JSON text objects with a ``type``. The client sends ``authenticate``,
 ``connect_request``, ``accept_connection`` and ``encrypted_message``; the server sends
 ``challenge``, ``authenticated``, ``connection_request``, ``connection_accepted``,
 ``encrypted_message``, the acknowledgements ``request_sent``, ``accepted`` and
-``message_sent``, and ``error`` (README "Messaging worker" lists every field).
+``message_sent``, and ``error`` (docs/apps/messaging.md lists every field).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The profiles worker (seed 002): a browser-profile fleet API for teams.
 
-Routes (README "The profiles worker"): ``/health``, ``/webhooks/stripe`` (public), and behind
+Routes (docs/apps/profiles.md): ``/health``, ``/webhooks/stripe`` (public), and behind
 API-key (or session) auth ``/api/profiles``, ``/api/sync``, ``/api/templates``, ``/api/teams``,
 ``/api/proxies``, ``/api/billing``. The seed's middleware chain, outermost first: secure
 headers + response time, pretty JSON, CORS from ``CORS_ORIGINS``, then for ``/api/*`` the rate
