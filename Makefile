@@ -4,6 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CONFIG ?= wrangler_compat.toml
+SCRIPTS := scripts/bench scripts/chat scripts/create-admin scripts/dev-vars scripts/seed scripts/smoke
 WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 
 .PHONY: dev test serve bench lint install clean
@@ -39,6 +40,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy bindings workers scripts
+	@for f in $(SCRIPTS); do MYPYPATH=scripts $(PY) -m mypy --no-error-summary $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) .hearth .mypy_cache .ruff_cache .pytest_cache

@@ -60,3 +60,9 @@ def test_dev_serves_the_project_and_404s_unrouted_paths(tmp_path):
         assert httpx.get(s.url + "/hello").json()["hello"] == "Hello from Hearth"
         r = httpx.get(s.url + "/no-such-route-anywhere")
         assert r.status_code == 404 and r.json() == {"error": "Not Found"}
+        smoke = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "smoke"), "--url", s.url],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert smoke.returncode == 0, smoke.stdout
+        assert "11/11 checks passed" in smoke.stdout
