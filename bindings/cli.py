@@ -16,7 +16,7 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-from bindings.config import DEFAULT_CONFIG, Config, load
+from bindings.config import DEFAULT_CONFIG, ENV_FILE_VARIABLE, Config, load
 from bindings.env import Env
 from bindings.errors import ConfigError
 
@@ -40,6 +40,8 @@ def common_options() -> argparse.ArgumentParser:
     common.add_argument("--env", "-e", default=None, help="use [env.NAME] overrides")
     common.add_argument("--persist-to", default=None, help="state folder (default "
                         ".hearth/state beside the config)")  # fmt: skip
+    common.add_argument("--env-file", default=None, help="secrets file in dotenv syntax "
+                        "(default .dev.vars beside the config)")  # fmt: skip
     return common
 
 
@@ -85,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(
+        args, "env_file", None
+    ):  # before any config is read, and inherited by server processes
+        os.environ[ENV_FILE_VARIABLE] = str(Path(args.env_file).resolve())
     try:
         return int(args.func(args))
     except ConfigError as exc:

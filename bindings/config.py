@@ -7,12 +7,15 @@ One deliberate difference: a worker keeps its name under ``--env`` (wrangler wou
 ``script_name`` and Durable Object ids refer to workers by name.
 
 Secrets come from ``.dev.vars`` beside the config (``.dev.vars.<env>`` replaces it when it
-exists), in dotenv syntax, and are given to every worker in the file.
+exists), in dotenv syntax, and are given to every worker in the file. ``--env-file PATH``
+(wrangler's flag; exported as ``HEARTH_ENV_FILE`` so server processes see it too) names the
+secrets file instead, for production secrets kept outside the checkout.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -297,8 +300,19 @@ def parse_dotenv(text: str, file: Path) -> dict[str, str]:
     return out
 
 
+ENV_FILE_VARIABLE = "HEARTH_ENV_FILE"
+
+
 def read_dev_vars(base_dir: Path, env: str | None) -> dict[str, str]:
-    """Secrets from ``.dev.vars`` (or ``.dev.vars.<env>`` when it exists) beside the config."""
+    """Secrets from $HEARTH_ENV_FILE, else ``.dev.vars[.<env>]`` beside the config."""
+    named = os.environ.get(ENV_FILE_VARIABLE)
+    if named:
+        file = Path(named)
+        if not file.is_file():
+            raise ConfigError(
+                file, "", f"file not found (named by --env-file / {ENV_FILE_VARIABLE})"
+            )
+        return parse_dotenv(file.read_text(encoding="utf-8"), file)
     candidates = [base_dir / f".dev.vars.{env}"] if env else []
     for file in [*candidates, base_dir / ".dev.vars"]:
         if file.is_file():

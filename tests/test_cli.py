@@ -53,7 +53,16 @@ def test_dev_serves_cloudflare_worker_files_unchanged(tmp_path):
 
 
 def test_dev_serves_the_project_and_404s_unrouted_paths(tmp_path):
-    with server(ROOT / "wrangler_compat.toml", tmp_path) as s:
+    # Secrets as `make dev` makes them, but in tmp_path: a clean clone has no .dev.vars.
+    secrets = tmp_path / "secrets.env"
+    made = subprocess.run(
+        [sys.executable, ROOT / "scripts" / "dev-vars", ROOT / ".dev.vars.example", secrets],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    with server(
+        ROOT / "wrangler_compat.toml", tmp_path / "state", args=["--env-file", str(secrets)]
+    ) as s:
         health = httpx.get(s.url + "/__hearth/health").json()
         assert health["status"] == "ok"
         assert {w["name"] for w in health["workers"]} >= {"hello"}

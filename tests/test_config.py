@@ -187,6 +187,17 @@ def test_dev_vars_env_file_replaces_default(tmp_path):
     }
 
 
+def test_env_file_names_the_secrets_instead_of_dev_vars(tmp_path, monkeypatch):
+    (tmp_path / ".dev.vars").write_text("S=default\n")
+    (tmp_path / "prod.env").write_text("S=from-file\n")
+    doc = {"name": "a", "main": "m"}
+    monkeypatch.setenv("HEARTH_ENV_FILE", str(tmp_path / "prod.env"))
+    assert from_document(doc, tmp_path / "wrangler.toml").workers[0].secrets == {"S": "from-file"}
+    monkeypatch.setenv("HEARTH_ENV_FILE", str(tmp_path / "missing.env"))
+    with pytest.raises(ConfigError, match="missing.env: file not found"):
+        from_document(doc, tmp_path / "wrangler.toml")
+
+
 def test_strip_jsonc_keeps_strings():
     text = '{"url": "http://x//y", /* c */ "a": [1, 2,], // end\n "b": "/* not */",}'
     assert strip_jsonc(text).replace(" ", "") == '{"url":"http://x//y","a":[1,2],\n"b":"/*not*/"}'
