@@ -194,7 +194,7 @@ def test_env_file_names_the_secrets_instead_of_dev_vars(tmp_path, monkeypatch):
     monkeypatch.setenv("HEARTH_ENV_FILE", str(tmp_path / "prod.env"))
     assert from_document(doc, tmp_path / "wrangler.toml").workers[0].secrets == {"S": "from-file"}
     monkeypatch.setenv("HEARTH_ENV_FILE", str(tmp_path / "missing.env"))
-    with pytest.raises(ConfigError, match="missing.env: file not found"):
+    with pytest.raises(ConfigError, match=r"missing\.env: file not found"):
         from_document(doc, tmp_path / "wrangler.toml")
 
 
