@@ -20,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -174,6 +176,79 @@ def free_ports(count: int) -> int:
             for s in socks:
                 s.close()
     raise RuntimeError(f"no {count} consecutive free ports found")
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+DEPLOY_CONF = Path(__file__).resolve().parent.parent / "deploy" / "nginx.conf"
+
+
+def render(snippet: str, listen: int, first: int, count: int) -> str:
+    """deploy/nginx.conf with its upstream ports and listen address replaced."""
+    servers = "".join(f"    server 127.0.0.1:{first + i};\n" for i in range(count))
+    out, n = re.subn(r"(upstream hearth \{\n)(    server 127\.0\.0\.1:\d+;\n)+",
+                     lambda m: m.group(1) + servers, snippet)  # fmt: skip
+    assert n == 1, "deploy/nginx.conf: no upstream block to render"
+    out, n = re.subn(r"listen 80;", f"listen 127.0.0.1:{listen};", out)
+    assert n == 1, "deploy/nginx.conf: no listen line to render"
+    return out
+
+
+class Nginx:
+    """deploy/nginx.conf in front of ``serve --workers count`` listening from ``first``; nginx
+    in the foreground, unprivileged-friendly: every path it writes is in ``folder``."""
+
+    def __init__(self, folder: Path, first: int, count: int) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "hearth.conf").write_text(
+            render(DEPLOY_CONF.read_text(), self.port, first, count)
+        )
+        kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        temp = "\n".join(f"    {kind}_temp_path {folder}/{kind}_temp;" for kind in kinds)
+        # As root the workers would switch to "nobody", who cannot read a private tmp folder.
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        (folder / "nginx.conf").write_text(
+            f"{user}worker_processes 1;\nerror_log {folder}/error.log info;\n"
+            "events { worker_connections 1024; }\n"
+            f"http {{\n    access_log {folder}/access.log;\n{temp}\n"
+            f"    include {folder}/hearth.conf;\n}}\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Nginx:
+        self.proc = subprocess.Popen(
+            [NGINX, "-p", str(self.folder), "-c", str(self.folder / "nginx.conf"),
+             "-e", str(self.folder / "error.log"),
+             "-g", f"daemon off; pid {self.folder}/nginx.pid;"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 15
+        while not port_open("127.0.0.1", self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"nginx did not start:\n{self.log()}")
+            time.sleep(0.05)
+        return self
+
+    def __enter__(self) -> Nginx:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def log(self) -> str:
+        path = self.folder / "error.log"
+        return path.read_text() if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)  # graceful
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:

@@ -90,6 +90,9 @@ def run(opts: Options) -> None:
         folder = Path(tmp)
         _seed_files(folder)
         targets = [_hearth(folder, opts)]
+        workers = os.cpu_count() or 1
+        if workers > 1 and (several := _hearth_behind_nginx(folder, opts, workers)):
+            targets.append(several)
         miniflare = _miniflare_home()
         if miniflare is None:
             print("node or npm is missing: measuring Hearth alone")
@@ -123,6 +126,26 @@ def _hearth(folder: Path, opts: Options) -> Target:
     with process(hearth_argv(CONFIG, state, port), f"http://127.0.0.1:{port}/hello") as proc:
         target.startup_ms = (time.perf_counter() - started) * 1000
         target.measure(port, proc.pid, opts)
+    return target
+
+
+def _hearth_behind_nginx(folder: Path, opts: Options, workers: int) -> Target | None:
+    """``serve --workers N`` behind deploy/nginx.conf, as production runs (the same state)."""
+    from bindings.testing import NGINX, Nginx, free_ports, wait_healthy
+
+    if not Path(NGINX).exists():
+        print("nginx is missing: no N-process column (apt-get install nginx)")
+        return None
+    target = Target(f"Hearth, {workers} processes + nginx")
+    port, admin = free_ports(workers), free_ports(workers)
+    argv = [*hearth_argv(CONFIG, folder / "hearth", port, workers), "--admin-port", str(admin)]
+    started = time.perf_counter()
+    with process(argv, f"http://127.0.0.1:{port}/hello") as proc:
+        for i in range(1, workers):
+            wait_healthy(f"http://127.0.0.1:{port + i}", 30, proc)
+        target.startup_ms = (time.perf_counter() - started) * 1000
+        with Nginx(folder / "nginx", port, workers) as proxy:
+            target.measure(proxy.port, proc.pid, opts)
     return target
 
 
@@ -169,17 +192,20 @@ def _wait_for(proc: subprocess.Popen[bytes], marker: bytes, timeout: float = 120
 
 def _report(targets: list[Target], opts: Options) -> None:
     hearth = targets[0]
-    other = targets[1] if len(targets) > 1 else None
-    header = ["scenario", f"{hearth.name} req/s", "p50 ms", "p99 ms"]
+    other = targets[-1] if targets[-1].name.startswith("Miniflare") else None
+    header = ["scenario"]
+    for t in targets:
+        header += [f"{t.name} req/s", "p50 ms", "p99 ms"]
     if other:
-        header += [f"{other.name} req/s", "p50 ms", "p99 ms", "Hearth / Miniflare"]
+        header.append("Hearth (1 process) / Miniflare")
     rows: list[list[object]] = []
     for name, _, _ in SCENARIOS:
-        h = hearth.loads[name]
-        row: list[object] = [name, fmt(h.rps), fmt(h.p50_ms, 2), fmt(h.p99_ms, 2)]
+        row: list[object] = [name]
+        for t in targets:
+            m = t.loads[name]
+            row += [fmt(m.rps), fmt(m.p50_ms, 2), fmt(m.p99_ms, 2)]
         if other:
-            m = other.loads[name]
-            row += [fmt(m.rps), fmt(m.p50_ms, 2), fmt(m.p99_ms, 2), f"{h.rps / m.rps:.1f}x"]
+            row.append(f"{hearth.loads[name].rps / other.loads[name].rps:.1f}x")
         rows.append(row)
     table(header, rows)
     print()
@@ -191,4 +217,4 @@ def _report(targets: list[Target], opts: Options) -> None:
     table(["WebSocket fan-out (50 sockets) and the process", *(t.name for t in targets)], lines)
     tool = hearth.loads["hello"].tool
     print(f"\nload: {tool}, {opts.threads} threads, {opts.connections} connections, "
-          f"{opts.duration:g}s per scenario; both servers persist to disk")  # fmt: skip
+          f"{opts.duration:g}s per scenario; every server persists to disk")  # fmt: skip

@@ -13,11 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import re
 import shutil
 import signal
-import subprocess
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -28,84 +25,18 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from bindings.testing import free_port, port_open, require_service
-from tests.conftest import ROOT
+from bindings.testing import NGINX, Nginx, port_open, require_service
 from tests.processes import FIXTURE, Cluster, until
 from tests.r2.conftest import s3_endpoint  # noqa: F401 - a fixture (a moto S3 server)
 
 pytestmark = pytest.mark.e2e
-
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-DEPLOY_CONF = ROOT / "deploy" / "nginx.conf"
-
-
-def render(snippet: str, listen: int, first: int, count: int) -> str:
-    """deploy/nginx.conf with its upstream ports and listen address replaced."""
-    servers = "".join(f"    server 127.0.0.1:{first + i};\n" for i in range(count))
-    out, n = re.subn(r"(upstream hearth \{\n)(    server 127\.0\.0\.1:\d+;\n)+",
-                     lambda m: m.group(1) + servers, snippet)  # fmt: skip
-    assert n == 1, "deploy/nginx.conf: no upstream block to render"
-    out, n = re.subn(r"listen 80;", f"listen 127.0.0.1:{listen};", out)
-    assert n == 1, "deploy/nginx.conf: no listen line to render"
-    return out
-
-
-class Nginx:
-    """nginx in the foreground, unprivileged-friendly: every path it writes is in ``folder``."""
-
-    def __init__(self, folder: Path, cluster: Cluster) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "hearth.conf").write_text(
-            render(DEPLOY_CONF.read_text(), self.port, cluster.port, cluster.workers)
-        )
-        kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-        temp = "\n".join(f"    {kind}_temp_path {folder}/{kind}_temp;" for kind in kinds)
-        # As root the workers would switch to "nobody", who cannot read a private tmp folder.
-        user = "user root;\n" if os.geteuid() == 0 else ""
-        (folder / "nginx.conf").write_text(
-            f"{user}worker_processes 1;\nerror_log {folder}/error.log info;\n"
-            "events { worker_connections 1024; }\n"
-            f"http {{\n    access_log {folder}/access.log;\n{temp}\n"
-            f"    include {folder}/hearth.conf;\n}}\n"
-        )
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Nginx:
-        self.proc = subprocess.Popen(
-            [NGINX, "-p", str(self.folder), "-c", str(self.folder / "nginx.conf"),
-             "-e", str(self.folder / "error.log"),
-             "-g", f"daemon off; pid {self.folder}/nginx.pid;"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + 15
-        while not port_open("127.0.0.1", self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"nginx did not start:\n{self.log()}")
-            time.sleep(0.05)
-        return self
-
-    def log(self) -> str:
-        path = self.folder / "error.log"
-        return path.read_text() if path.exists() else ""
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)  # graceful
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @contextlib.contextmanager
 def behind_nginx(folder: Path, **cluster_options):
     require_service("nginx", Path(NGINX).exists(), "apt-get install nginx (.ci/run does)")
     with Cluster(folder / "state", **cluster_options) as cluster:
-        proxy = Nginx(folder / "nginx", cluster).start()
+        proxy = Nginx(folder / "nginx", cluster.port, cluster.workers).start()
         try:
             yield cluster, proxy
         finally:
