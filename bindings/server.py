@@ -42,7 +42,7 @@ from bindings.types import Receive, Scope, Send
 log = logging.getLogger("hearth")
 
 GRACEFUL_SECONDS = 30
-WS_IMPL = "websockets-sansio"  # measured: ~1.5-2x the fan-out of uvicorn's default, lower p50
+WS_IMPL = "bindings.ws_protocol:WebSocketProtocol"  # uvicorn's sans-I/O one, writes per loop turn
 WS_MAX_SIZE = 16 * 1024 * 1024
 DRAIN_SETTLE = 0.5  # seconds a drained process keeps its admin listener for peers stopping too
 DRAIN_POLL = 0.1
