@@ -123,9 +123,18 @@ end
 return 0
 """
 
+# A payload's body length; 0 for one already gone (a script that raised halfway would leave its
+# earlier steps applied: Redis does not roll a script back).
+_SIZE = """
+local function _size(payload)
+  if not payload then return 0 end
+  return #payload - string.find(payload, '\\n', 1, true)
+end
+"""
+
 # KEYS: source s m a t d b, dead-letter s m a t b, registry. ARGV: group, now, dlq name, then
 # (op, entry id, message id, attempts, visible-at or new payload) per message.
-_SETTLE = """
+_SETTLE = _SIZE + """
 local applied = 0
 for i = 4, #ARGV, 5 do
   local op, eid, id, arg = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 4]
@@ -140,8 +149,7 @@ for i = 4, #ARGV, 5 do
         redis.call('ZADD', KEYS[5], arg, id)
       end
     else
-      local payload = redis.call('HGET', KEYS[2], id)
-      local size = #payload - string.find(payload, '\\n', 1, true)
+      local size = _size(redis.call('HGET', KEYS[2], id))
       local ts = redis.call('ZSCORE', KEYS[4], id)
       redis.call('HDEL', KEYS[2], id)
       redis.call('HDEL', KEYS[3], id)
@@ -150,7 +158,7 @@ for i = 4, #ARGV, 5 do
       if op == 'dead' then
         redis.call('HSET', KEYS[8], id, arg)
         redis.call('HDEL', KEYS[9], id)
-        redis.call('ZADD', KEYS[10], ts, id)
+        redis.call('ZADD', KEYS[10], ts or ARGV[2], id)
         redis.call('INCRBY', KEYS[11], size)
         redis.call('XADD', KEYS[7], '*', 'id', id)
         redis.call('SADD', KEYS[12], ARGV[3])
@@ -164,7 +172,7 @@ return applied
 # Move one message that is not in flight from one queue to another, attempts reset.
 # KEYS: source s m a t d b, target s m a t b, registry. ARGV: group, entry id or '', id,
 # new payload, target name.
-_MOVE = """
+_MOVE = _SIZE + """
 if ARGV[2] ~= '' then
   if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) > 0 then return 0 end
   if redis.call('XDEL', KEYS[1], ARGV[2]) == 0 then return 0 end
@@ -172,7 +180,12 @@ elseif redis.call('ZREM', KEYS[5], ARGV[3]) == 0 then
   return 0
 end
 local payload = redis.call('HGET', KEYS[2], ARGV[3])
-local size = #payload - string.find(payload, '\\n', 1, true)
+if not payload then  -- gone already: nothing to move
+  redis.call('HDEL', KEYS[3], ARGV[3])
+  redis.call('ZREM', KEYS[4], ARGV[3])
+  return 0
+end
+local size = _size(payload)
 local ts = redis.call('ZSCORE', KEYS[4], ARGV[3])
 redis.call('HDEL', KEYS[2], ARGV[3])
 redis.call('HDEL', KEYS[3], ARGV[3])

@@ -73,9 +73,13 @@ async def _measure(backend: str, mode: str, count: int, folder: Path) -> tuple[f
         sent = time.perf_counter() - start
         await state["done"].wait()
         elapsed = time.perf_counter() - start
+        plugin = runtime.plugins[QueuesPlugin]
+        assert isinstance(plugin, QueuesPlugin)
+        store = plugin.backend("bench")
+        # The last batch's acks land after its handler returns; clean up only once they have.
+        while (await store.metrics("bench")).count:  # noqa: ASYNC110 - polls the store, no event
+            await asyncio.sleep(0.01)
         if backend == "redis":
-            plugin = runtime.plugins[QueuesPlugin]
-            assert isinstance(plugin, QueuesPlugin)
             client = plugin.store("redis")._redis  # type: ignore[attr-defined]
             keys = [k async for k in client.scan_iter(f"{prefix}*")]
             if keys:
