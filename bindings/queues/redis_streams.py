@@ -123,8 +123,8 @@ end
 return 0
 """
 
-# A payload's body length; 0 for one already gone (a script that raised halfway would leave its
-# earlier steps applied: Redis does not roll a script back).
+# Prefixed to settle and move: a payload's body length, 0 for one already gone (a script that
+# raised halfway would leave its earlier steps applied: Redis does not roll a script back).
 _SIZE = """
 local function _size(payload)
   if not payload then return 0 end
@@ -134,7 +134,7 @@ end
 
 # KEYS: source s m a t d b, dead-letter s m a t b, registry. ARGV: group, now, dlq name, then
 # (op, entry id, message id, attempts, visible-at or new payload) per message.
-_SETTLE = _SIZE + """
+_SETTLE = """
 local applied = 0
 for i = 4, #ARGV, 5 do
   local op, eid, id, arg = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 4]
@@ -172,7 +172,7 @@ return applied
 # Move one message that is not in flight from one queue to another, attempts reset.
 # KEYS: source s m a t d b, target s m a t b, registry. ARGV: group, entry id or '', id,
 # new payload, target name.
-_MOVE = _SIZE + """
+_MOVE = """
 if ARGV[2] ~= '' then
   if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) > 0 then return 0 end
   if redis.call('XDEL', KEYS[1], ARGV[2]) == 0 then return 0 end
@@ -230,7 +230,7 @@ class RedisQueues:
             name: client.register_script(text)
             for name, text in (
                 ("enqueue", _ENQUEUE), ("poll", _POLL), ("claim", _CLAIM), ("renew", _RENEW),
-                ("settle", _SETTLE), ("move", _MOVE),
+                ("settle", _SIZE + _SETTLE), ("move", _SIZE + _MOVE),
             )
         }  # fmt: skip
         self._groups: set[str] = set()
