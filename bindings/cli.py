@@ -87,10 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(
-        args, "env_file", None
-    ):  # before any config is read, and inherited by server processes
-        os.environ[ENV_FILE_VARIABLE] = str(Path(args.env_file).resolve())
+    env_file = getattr(args, "env_file", None)
+    if env_file:  # set before any config is read; server processes inherit it
+        os.environ[ENV_FILE_VARIABLE] = str(Path(env_file).resolve())
     try:
         return int(args.func(args))
     except ConfigError as exc:
