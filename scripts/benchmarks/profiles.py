@@ -86,7 +86,7 @@ def _setup(folder: Path, limit: int) -> Path:
     config = folder / "wrangler.json"
     config.write_text(json.dumps({"compatibility_date": doc["compatibility_date"],
                                   "workers": workers}))  # fmt: skip
-    names = ("BETTER_AUTH_SECRET", "JWT_SECRET", "STRIPE_WEBHOOK_SECRET")
+    names = ("BETTER_AUTH_SECRET", "JWT_SECRET", "STRIPE_WEBHOOK_SECRET", "PROXY_CREDENTIALS_KEY")
     (folder / ".dev.vars").write_text("".join(f"{n}={secrets.token_urlsafe(32)}\n" for n in names))
     subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "create-admin"), "--email", EMAIL, "--name",

@@ -24,6 +24,7 @@ from tests.queues.conftest import until
 ROOT = Path(__file__).resolve().parent.parent.parent
 NOW = 1_800_000_000.0  # 2027-01-15, on a ManualClock
 WEBHOOK_SECRET = "whsec_test_0123456789abcdef0123456789abcdef"
+PROXY_KEY = "test-proxy-credentials-key-0123456789abcdef"
 PASSWORD = "fleet-password-1"
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
@@ -50,7 +51,12 @@ def config_doc(profile_vars: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def write_dev_vars(folder: Path, **extra: str) -> None:
-    values = {**SECRETS, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, **extra}
+    values = {
+        **SECRETS,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "PROXY_CREDENTIALS_KEY": PROXY_KEY,
+        **extra,
+    }
     (folder / ".dev.vars").write_text("".join(f"{k}={v}\n" for k, v in values.items()))
 
 

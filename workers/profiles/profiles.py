@@ -3,15 +3,17 @@
 Every query carries ``team_id``: a profile of another team is indistinguishable from one that
 does not exist. Ordering comes from fixed maps (``ORDER_BY``, ``DIRECTIONS``), never from the
 request's text; a search is a substring match (``instr``, no LIKE pattern to escape) in the name
-or in any one tag.
+or in any one tag. The password in a profile's proxy URL is stored sealed (``credentials``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from workers.profiles import audit
+from workers.profiles.credentials import PREFIX, Sealer, open_url, password_of, seal_url
 from workers.profiles.fingerprints import Fingerprint
 from workers.profiles.ids import new_id, now_ms
 from workers.profiles.proxies import mask_url
@@ -50,8 +52,20 @@ def profile_json(row: dict[str, Any], *, reveal: bool = False) -> dict[str, Any]
 class Profiles:
     """The profiles of one database."""
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, keys: Callable[[], Sealer]) -> None:
         self.db = db
+        self._keys = keys  # the sealer, asked for only when a proxy password is written or shown
+
+    def _sealed(self, url: str, profile_id: str) -> str:
+        if not password_of(url):
+            return url
+        return seal_url(url, self._keys(), _where(profile_id))
+
+    def revealed(self, row: dict[str, Any]) -> dict[str, Any]:
+        """``row`` with its proxy URL's password opened (for ``launch``)."""
+        if not password_of(row["proxy"]).startswith(PREFIX):
+            return row
+        return {**row, "proxy": open_url(row["proxy"], self._keys(), _where(row["id"]))}
 
     async def list(
         self,
@@ -117,9 +131,9 @@ class Profiles:
             "webgl_vendor": fp.webgl["vendor"], "webgl_renderer": fp.webgl["renderer"],
             "fonts": json.dumps(fp.fonts), "timezone": fields.get("timezone") or fp.timezone,
             "language": fields.get("language") or fp.language, "proxy_id": fields.get("proxyId"),
-            "proxy": fields.get("proxy") or "", "locked_by": None, "locked_at": None,
-            "session_hash": None, "synced_at": None, "created_at": now, "last_active": now,
-            "launch_count": 0, "notes": fields.get("notes") or "",
+            "proxy": self._sealed(fields.get("proxy") or "", profile_id), "locked_by": None,
+            "locked_at": None, "session_hash": None, "synced_at": None, "created_at": now,
+            "last_active": now, "launch_count": 0, "notes": fields.get("notes") or "",
         }  # fmt: skip
         n = len(COLUMNS)
         places = ", ".join(f"?{i}" for i in range(1, n + 1))
@@ -151,6 +165,8 @@ class Profiles:
         """Apply ``changes`` (API names, only from ``UPDATABLE``); False when the profile is
         not in the team or ``proxyId`` is not one of its proxies."""
         names = [name for name in UPDATABLE if name in changes]
+        if "proxy" in changes:
+            changes = {**changes, "proxy": self._sealed(changes["proxy"], profile_id)}
         values = [json.dumps(changes[k]) if k == "tags" else changes[k] for k in names]
         sets = ", ".join(f"{UPDATABLE[k]} = ?" for k in names)  # identifiers from UPDATABLE
         details = {k: mask_url(changes[k]) if k == "proxy" else changes[k] for k in names}
@@ -185,3 +201,7 @@ class Profiles:
             ).bind(digest, now, profile_id, team_id),
             "profile.sync", "profile", profile_id, None, {"hash": digest},
         )  # fmt: skip
+
+
+def _where(profile_id: str) -> str:
+    return f"profiles.proxy:{profile_id}"

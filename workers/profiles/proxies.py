@@ -1,15 +1,17 @@
 """A team's proxies. Credentials are stored for the launching client and never shown in full
 anywhere else: a username as its first two characters and ``***``, a password not at all
 (``hasPassword``), a proxy URL with both masked. Only ``launch`` hands them out whole, to the
-client that then holds the profile's lock.
+client that then holds the profile's lock. Passwords are stored sealed (``credentials``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from workers.profiles import audit
+from workers.profiles.credentials import PREFIX, Sealer
 from workers.profiles.ids import new_id, now_ms
 
 COLUMNS = ("name", "type", "host", "port", "username", "password")  # writable, by API name
@@ -50,10 +52,25 @@ def proxy_json(row: dict[str, Any], *, reveal: bool = False) -> dict[str, Any]:
 
 
 class Proxies:
-    """The proxies of one database, always within one team."""
+    """The proxies of one database, always within one team; ``keys`` gives the sealer when a
+    password is written or revealed."""
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, keys: Callable[[], Sealer]) -> None:
         self.db = db
+        self._keys = keys
+
+    def _sealed(self, fields: dict[str, Any], proxy_id: str) -> dict[str, Any]:
+        password = fields.get("password")
+        if password is None:
+            return fields
+        return {**fields, "password": self._keys().seal(password, _where(proxy_id))}
+
+    def revealed(self, row: dict[str, Any]) -> dict[str, Any]:
+        """``row`` with its password opened (for ``launch``)."""
+        password = row["password"]
+        if password is None or not password.startswith(PREFIX):
+            return row
+        return {**row, "password": self._keys().open(password, _where(row["id"]))}
 
     async def list(self, team_id: str, limit: int, offset: int) -> dict[str, Any]:
         count, rows = await self.db.batch(
@@ -78,7 +95,8 @@ class Proxies:
     ) -> dict[str, Any] | None:
         """Add a proxy unless the team has ``limit`` already (None then)."""
         db, proxy_id, now = self.db, new_id(), now_ms()
-        values = [fields.get(c) for c in COLUMNS]
+        stored = self._sealed(fields, proxy_id)
+        values = [stored.get(c) for c in COLUMNS]
         added = await audit.Log(db, team_id, user_id).changed(
             db.prepare(
                 f"INSERT INTO proxies ({_SELECT}) "
@@ -100,12 +118,13 @@ class Proxies:
         names = [c for c in COLUMNS if c in changes]
         sets = ", ".join(f"{c} = ?" for c in names)  # identifiers from COLUMNS only
         details = {c: (MASK if c in ("username", "password") else changes[c]) for c in names}
+        stored = self._sealed(changes, proxy_id)
         db = self.db
         updated = await audit.Log(db, team_id, user_id).changed(
             db.prepare(
                 f"UPDATE proxies SET {sets}, updated_at = ? WHERE id = ? AND team_id = ? "
                 f"RETURNING {_SELECT}"
-            ).bind(*(changes[c] for c in names), now_ms(), proxy_id, team_id),
+            ).bind(*(stored[c] for c in names), now_ms(), proxy_id, team_id),
             "proxy.update", "proxy", proxy_id, None, details,
         )  # fmt: skip
         return updated["results"][0] if updated["results"] else None
@@ -120,3 +139,7 @@ class Proxies:
             "proxy.delete", "proxy", proxy_id,
         )  # fmt: skip
         return bool(done["meta"]["changes"])
+
+
+def _where(proxy_id: str) -> str:
+    return f"proxies.password:{proxy_id}"

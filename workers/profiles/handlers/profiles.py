@@ -3,6 +3,7 @@ profile's lock (``X-Client-ID`` names the client)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -11,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from workers.common.validation import InvalidRequest, parse_body, parse_query
-from workers.profiles import billing, fingerprints, sessions
+from workers.profiles import billing, credentials, fingerprints, sessions
 from workers.profiles.caller import caller
 from workers.profiles.ids import iso
 from workers.profiles.locks import HEARTBEAT_INTERVAL_MS, LOCK_TIMEOUT_MS, Locks
@@ -26,6 +27,16 @@ IN_USE = "Profile is in use by another session"
 
 def env_of(request: Request) -> Any:
     return request.scope["env"]
+
+
+def profiles_of(env: Any) -> Profiles:
+    """The worker's profiles; the credentials key is looked up only when a password needs it."""
+    return Profiles(env.DB, functools.partial(credentials.sealer, env))
+
+
+def proxies_of(env: Any) -> Proxies:
+    """The worker's proxies (keys as for ``profiles_of``)."""
+    return Proxies(env.DB, functools.partial(credentials.sealer, env))
 
 
 def client_id(request: Request) -> str:
@@ -54,7 +65,7 @@ async def list_profiles(request: Request) -> Response:
 
     member = await caller(request, "profiles:read")
     q = parse_query(request, ListProfiles)
-    result = await Profiles(env_of(request).DB).list(
+    result = await profiles_of(env_of(request)).list(
         member.team_id, group_id=q.groupId, search=q.search, limit=q.limit, offset=q.offset,
         order_by=q.orderBy, order=q.order,
     )  # fmt: skip
@@ -63,7 +74,7 @@ async def list_profiles(request: Request) -> Response:
 
 async def get_profile(request: Request) -> Response:
     member = await caller(request, "profiles:read")
-    row = await Profiles(env_of(request).DB).get(request.path_params["id"], member.team_id)
+    row = await profiles_of(env_of(request)).get(request.path_params["id"], member.team_id)
     if row is None:
         raise HTTPException(404, PROFILE_NOT_FOUND)
     return JSONResponse(profile_json(row))
@@ -74,8 +85,8 @@ async def create_profile(request: Request) -> Response:
 
     member = await caller(request, "profiles:write")
     body = await parse_body(request, CreateProfile)
-    db = env_of(request).DB
-    profiles = Profiles(db)
+    env = env_of(request)
+    db, profiles = env.DB, profiles_of(env)
     fp = fingerprints.generate(body.templateId)
     allowed = await billing.limit(db, member.team_id, "profiles")
     row = await profiles.create(member.team_id, member.user_id, body.given(), fp, allowed)
@@ -91,7 +102,7 @@ async def update_profile(request: Request) -> Response:
 
     member = await caller(request, "profiles:write")
     body = await parse_body(request, UpdateProfile)
-    profiles = Profiles(env_of(request).DB)
+    profiles = profiles_of(env_of(request))
     profile_id = request.path_params["id"]
     changes = body.given()
     if changes and not await profiles.update(profile_id, member.team_id, member.user_id, changes):
@@ -108,7 +119,7 @@ async def delete_profile(request: Request) -> Response:
     """Delete the profile and its session data in R2."""
     member = await caller(request, "profiles:write")
     env = env_of(request)
-    profiles = Profiles(env.DB)
+    profiles = profiles_of(env)
     profile_id = request.path_params["id"]
     row = await profiles.get(profile_id, member.team_id)
     if row is None or not await profiles.delete(
@@ -125,7 +136,7 @@ async def launch(request: Request) -> Response:
     member = await caller(request, "profiles:launch")
     client = client_id(request)
     env = env_of(request)
-    profiles, locks = Profiles(env.DB), Locks(env.DB)
+    profiles, locks, proxies = profiles_of(env), Locks(env.DB), proxies_of(env)
     profile_id = request.path_params["id"]
     row = await profiles.get(profile_id, member.team_id)
     if row is None:
@@ -136,12 +147,12 @@ async def launch(request: Request) -> Response:
             raise HTTPException(404, PROFILE_NOT_FOUND)
         return in_use(held["locked_at"])
     row = await profiles.get(profile_id, member.team_id) or row
-    proxy = await Proxies(env.DB).get(row["proxy_id"], member.team_id) if row["proxy_id"] else None
+    proxy = await proxies.get(row["proxy_id"], member.team_id) if row["proxy_id"] else None
     return JSONResponse(
         {
-            "profile": profile_json(row, reveal=True),
+            "profile": profile_json(profiles.revealed(row), reveal=True),
             "sessionData": await sessions.load(env.R2, profile_id),
-            "proxy": proxy_json(proxy, reveal=True) if proxy else None,
+            "proxy": proxy_json(proxies.revealed(proxy), reveal=True) if proxy else None,
             "lockAcquired": True,
             "heartbeatIntervalMs": HEARTBEAT_INTERVAL_MS,
             "lockTimeoutMs": LOCK_TIMEOUT_MS,

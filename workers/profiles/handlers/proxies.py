@@ -10,8 +10,8 @@ from starlette.responses import JSONResponse, Response
 from workers.common.validation import parse_body, parse_query
 from workers.profiles import billing
 from workers.profiles.caller import caller
-from workers.profiles.handlers.profiles import env_of
-from workers.profiles.proxies import Proxies, proxy_json
+from workers.profiles.handlers.profiles import env_of, proxies_of
+from workers.profiles.proxies import proxy_json
 
 PROXY_NOT_FOUND = "Proxy not found"
 
@@ -21,7 +21,7 @@ async def list_proxies(request: Request) -> Response:
 
     member = await caller(request, "proxies:read")
     page = parse_query(request, Page)
-    found = await Proxies(env_of(request).DB).list(member.team_id, page.limit, page.offset)
+    found = await proxies_of(env_of(request)).list(member.team_id, page.limit, page.offset)
     return JSONResponse(
         {"proxies": [proxy_json(row) for row in found["proxies"]], "total": found["total"]}
     )
@@ -29,7 +29,7 @@ async def list_proxies(request: Request) -> Response:
 
 async def get_proxy(request: Request) -> Response:
     member = await caller(request, "proxies:read")
-    row = await Proxies(env_of(request).DB).get(request.path_params["id"], member.team_id)
+    row = await proxies_of(env_of(request)).get(request.path_params["id"], member.team_id)
     if row is None:
         raise HTTPException(404, PROXY_NOT_FOUND)
     return JSONResponse(proxy_json(row))
@@ -40,9 +40,9 @@ async def create_proxy(request: Request) -> Response:
 
     member = await caller(request, "proxies:write", "admin")
     body = await parse_body(request, CreateProxy)
-    db = env_of(request).DB
-    allowed = await billing.limit(db, member.team_id, "proxies")
-    row = await Proxies(db).create(member.team_id, member.user_id, body.model_dump(), allowed)
+    env = env_of(request)
+    allowed = await billing.limit(env.DB, member.team_id, "proxies")
+    row = await proxies_of(env).create(member.team_id, member.user_id, body.model_dump(), allowed)
     if row is None:
         raise HTTPException(403, f"The team's plan allows {allowed} proxies")
     return JSONResponse(proxy_json(row), status_code=201)
@@ -53,7 +53,7 @@ async def update_proxy(request: Request) -> Response:
 
     member = await caller(request, "proxies:write", "admin")
     body = await parse_body(request, UpdateProxy)
-    row = await Proxies(env_of(request).DB).update(
+    row = await proxies_of(env_of(request)).update(
         request.path_params["id"], member.team_id, member.user_id, body.given()
     )
     if row is None:
@@ -63,7 +63,7 @@ async def update_proxy(request: Request) -> Response:
 
 async def delete_proxy(request: Request) -> Response:
     member = await caller(request, "proxies:write", "admin")
-    proxies = Proxies(env_of(request).DB)
+    proxies = proxies_of(env_of(request))
     if not await proxies.delete(request.path_params["id"], member.team_id, member.user_id):
         raise HTTPException(404, PROXY_NOT_FOUND)
     return JSONResponse({"success": True})

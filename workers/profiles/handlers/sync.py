@@ -11,10 +11,15 @@ from starlette.responses import JSONResponse, Response
 from workers.common.validation import InvalidRequest, parse_body
 from workers.profiles import sessions
 from workers.profiles.caller import caller
-from workers.profiles.handlers.profiles import CLIENT_HEADER, PROFILE_NOT_FOUND, env_of, in_use
+from workers.profiles.handlers.profiles import (
+    CLIENT_HEADER,
+    PROFILE_NOT_FOUND,
+    env_of,
+    in_use,
+    profiles_of,
+)
 from workers.profiles.ids import now_ms
 from workers.profiles.locks import LOCK_TIMEOUT_MS
-from workers.profiles.profiles import Profiles
 
 
 async def upload(request: Request) -> Response:
@@ -30,7 +35,7 @@ async def upload(request: Request) -> Response:
             [{"path": "clientHash", "message": "does not match the MD5 of the canonical JSON"}]
         )
     env = env_of(request)
-    profiles = Profiles(env.DB)
+    profiles = profiles_of(env)
     profile_id = request.path_params["id"]
     row = await profiles.get(profile_id, member.team_id)
     if row is None:
@@ -53,7 +58,7 @@ async def download(request: Request) -> Response:
     member = await caller(request, "sync:read")
     env = env_of(request)
     profile_id = request.path_params["id"]
-    row = await Profiles(env.DB).get(profile_id, member.team_id)
+    row = await profiles_of(env).get(profile_id, member.team_id)
     if row is None:
         raise HTTPException(404, PROFILE_NOT_FOUND)
     data = await sessions.load(env.R2, profile_id)
