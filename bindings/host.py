@@ -22,7 +22,7 @@ from bindings.env import current_worker
 from bindings.metrics import merge, render
 from bindings.routing import Router
 from bindings.runtime import InternalRoute, Runtime, Worker
-from bindings.types import Message, Receive, Scope, Send
+from bindings.types import FRAME_SEND, Message, Receive, Scope, Send
 
 log = logging.getLogger("hearth")
 
@@ -84,6 +84,7 @@ class Host:
             await _error(scope, send, 404, "Not Found")
         elif kind == "websocket":
             tracked = _TrackedSocket(send)  # open sockets are closed with 1001 at shutdown
+            scope[FRAME_SEND] = send
             self._sockets.add(tracked)
             try:
                 await self._observed(match[0], match[1], scope, receive, tracked)

@@ -12,7 +12,9 @@ Delivery rules:
 - ``send()`` is synchronous, as in JS. Towards a real client it writes straight through the
   ASGI ``send`` when the transport is ready (no task, no queue); only when the transport pushes
   back are later messages queued behind it, in order. That keeps a broadcast loop to the cost
-  of the sends themselves.
+  of the sends themselves. Once the upgrade is accepted, message frames go to the server's own
+  ``send`` (``FRAME_SEND``, from the host), past the per-message layers of the worker's ASGI
+  app, which saw the handshake; the close still goes through the app's ``send``.
 - A message sent by a Durable Object (or on a socket it accepted) leaves after the object's
   pending writes commit (``bindings.gates``).
 
@@ -35,7 +37,7 @@ from bindings.errors import JsException, JsRangeError, JsTypeError
 from bindings.headers import Headers, HeadersInit
 from bindings.request import Request
 from bindings.response import Response
-from bindings.types import Message, Receive, Scope, Send
+from bindings.types import FRAME_SEND, Message, Receive, Scope, Send
 
 log = logging.getLogger("hearth")
 
@@ -118,6 +120,7 @@ class WebSocket:
         self._pump: asyncio.Task[None] | None = None
         self._handler: SocketHandler | None = None
         self._asgi_send: Send | None = None
+        self._frame_send: Send | None = None  # message frames, once bridged
         self._writing = False  # a write is suspended on the transport: queue behind it
         self._writer: asyncio.Task[None] | None = None  # the task finishing that write
         self._closed_out = False  # this end called close()
@@ -274,7 +277,7 @@ class WebSocket:
             accept["subprotocol"] = protocol
             self.protocol = protocol
         await send(accept)
-        self._asgi_send = send
+        self._asgi_send, self._frame_send = send, scope.get(FRAME_SEND, send)
         self._state = _BRIDGED
         while self._inbox and not self._writing:  # what the object sent before the upgrade
             self._write(self._inbox.popleft())
@@ -385,9 +388,10 @@ class WebSocket:
         """Run the ASGI send of ``message`` without a task: uvicorn writes to the transport
         without suspending unless it pushes back, and only then does a task finish the write
         (later messages queue behind it, in order)."""
-        if self.readyState == CLOSED or self._asgi_send is None:
+        send = self._frame_send if message["type"] == "websocket.send" else self._asgi_send
+        if self.readyState == CLOSED or send is None:
             return
-        coro: Coroutine[Any, Any, Any] = self._asgi_send(message)  # type: ignore[assignment]
+        coro: Coroutine[Any, Any, Any] = send(message)  # type: ignore[assignment]
         try:
             waiting = coro.send(None)
         except StopIteration:
@@ -406,7 +410,7 @@ class WebSocket:
                 if event[0] == "message":
                     data = event[1]
                     key = "text" if isinstance(data, str) else "bytes"
-                    await self._asgi_send({"type": "websocket.send", key: data})  # type: ignore[misc]
+                    await self._frame_send({"type": "websocket.send", key: data})  # type: ignore[misc]
                 elif event[0] == "close":
                     await self._asgi_send(  # type: ignore[misc]
                         {"type": "websocket.close", "code": event[1], "reason": event[2]}

@@ -50,6 +50,22 @@ def test_starlette_route_forwards_or_refuses_the_upgrade(srv):
         assert recv_json(ws) == {"welcome": "bob"}
 
 
+def test_frames_skip_the_apps_send_layers_while_accept_and_close_pass_them(srv):
+    # The app's middleware sees the handshake and the close; the frames in between go to the
+    # server directly (bindings.websocket: FRAME_SEND), which is what keeps fan-out cheap.
+    before = len(httpx.get(srv.url + "/seen").json())
+    with connect(ws_url(srv, "/s/spy?token=secret&user=zed")) as ws:
+        assert recv_json(ws) == {"welcome": "zed"}
+        ws.send("whoami")
+        assert recv_json(ws)["attachment"] == {"user": "zed"}
+        ws.send("x" * 2000)  # over the object's limit: it closes the socket with 1009
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        assert closed.value.rcvd.code == 1009
+    seen = httpx.get(srv.url + "/seen").json()[before:]
+    assert seen == ["websocket.accept", "websocket.close"]
+
+
 def test_hibernation_round_trip(srv):
     with connect(ws_url(srv, "/s/hib?token=secret&user=cy")) as ws:
         recv_json(ws)
